@@ -1,0 +1,1 @@
+from parjob import hookimpl  # noqa

@@ -1,0 +1,102 @@
+"""The backend contract: what a backend must provide, and nothing the core can do itself.
+
+A backend is started with an effective ``n_jobs``, receives batches of tasks through
+:meth:`Backend.submit`, returns :class:`concurrent.futures.Future` objects, and is stopped
+or aborted. Batching, ordering, generators, timeouts, error handling, progress and nesting
+are the core's job (see ``parjob.runner``), so a backend stays a small class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, ClassVar
+
+from parjob.cpu import cpu_count
+from parjob.tasks import Batch, BatchResult, EncodedBatch
+
+#: Version of this contract. A plugin states the version it was written for when it
+#: registers a backend; the core refuses, with a clear message, a version it does not speak.
+CONTRACT_VERSION = 1
+SUPPORTED_CONTRACTS = frozenset({1})
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """Per-call settings a backend may use; the core resolves them before ``start``."""
+
+    temp_folder: str | None = None
+    max_nbytes: int | None = 1024**2
+    mmap_mode: str | None = "r"
+    inner_max_num_threads: int | None = None
+    timeout: float | None = None
+
+
+Work = Callable[[], BatchResult]
+
+
+class Backend:
+    """Base class for parjob backends.
+
+    Subclasses set ``name`` and the capability flags, and implement :meth:`submit`.
+    ``submit`` receives a zero-argument callable (a :class:`~parjob.tasks.Batch`, or its
+    encoded form when ``serializes`` is true) and returns a Future of its result.
+    """
+
+    #: The name users pass to ``parallel_config``.
+    name: ClassVar[str] = "base"
+    #: Workers are threads of the calling process (they share its memory).
+    uses_threads: ClassVar[bool] = False
+    #: Tasks cross a process or machine boundary, so the core pickles each batch first
+    #: (through :meth:`encode`) and reports unpicklable objects before dispatch.
+    serializes: ClassVar[bool] = True
+    #: Workers live on this machine; with one worker the core then runs tasks inline.
+    local: ClassVar[bool] = True
+    #: :meth:`abort` can stop a running task (a process can be killed, a thread cannot).
+    can_interrupt: ClassVar[bool] = False
+    #: How long a batch of tiny tasks should run, so per-batch overhead stays small.
+    target_batch_seconds: ClassVar[float] = 0.2
+    #: Rank among backends for the default choice; higher wins, None never default.
+    default_priority: ClassVar[int | None] = None
+
+    def __init__(self, **backend_params: Any) -> None:
+        if backend_params:
+            names = ", ".join(sorted(backend_params))
+            raise TypeError(f"the {self.name!r} backend takes no parameters, got: {names}")
+
+    # -- sizing ----------------------------------------------------------------------
+    def capacity(self) -> int:
+        """How many tasks this backend can run at once when ``n_jobs=-1``."""
+        return cpu_count()
+
+    def effective_n_jobs(self, n_jobs: int) -> int:
+        """Resolve a validated ``n_jobs`` (never 0 or None) to a worker count."""
+        if n_jobs < 0:
+            return max(self.capacity() + 1 + n_jobs, 1)
+        return n_jobs
+
+    def nested(self, n_jobs: int) -> tuple[str, int]:
+        """The backend name and n_jobs that ``Parallel`` calls inside a task default to."""
+        return ("sequential", 1)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, n_jobs: int, settings: RunSettings) -> None:
+        """Get ready to run ``n_jobs`` tasks at once; called before every call's first submit."""
+
+    def encode(self, batch: Batch) -> Work:
+        """Turn a batch into what :meth:`submit` sends; pickles it when ``serializes``."""
+        return EncodedBatch.of(batch)
+
+    def submit(self, work: Work) -> Future[BatchResult]:
+        """Schedule ``work()`` and return a Future of its result."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """End of a call (or of a ``with Parallel()`` block): release per-call resources."""
+
+    def abort(self) -> None:
+        """Stop what is still running (timeout, error, Ctrl-C); the next ``start`` must work."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

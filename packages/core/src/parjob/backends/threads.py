@@ -1,0 +1,48 @@
+"""``threading``: a thread pool in the calling process.
+
+Cheap to start and to submit to, and memory is shared with the caller; best when tasks
+release the GIL (NumPy, I/O, compiled code). A running thread cannot be stopped: on a
+timeout or an error, queued batches are cancelled and running ones finish in the background.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from parjob.backend import Backend, RunSettings, Work
+from parjob.tasks import BatchResult
+
+
+class ThreadingBackend(Backend):
+    """A :class:`~concurrent.futures.ThreadPoolExecutor`, kept while ``n_jobs`` stays the same."""
+
+    name = "threading"
+    uses_threads = True
+    serializes = False
+    target_batch_seconds = 0.02
+    default_priority = 10
+
+    def __init__(self) -> None:
+        self._executor: ThreadPoolExecutor | None = None
+        self._n_jobs = 0
+
+    def start(self, n_jobs: int, settings: RunSettings) -> None:
+        if self._executor is not None and self._n_jobs == n_jobs:
+            return
+        self.stop()
+        self._executor = ThreadPoolExecutor(n_jobs, thread_name_prefix="parjob-thread")
+        self._n_jobs = n_jobs
+
+    def submit(self, work: Work) -> Future[BatchResult]:
+        assert self._executor is not None, "start() must be called before submit()"
+        return self._executor.submit(work)
+
+    def stop(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def abort(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None

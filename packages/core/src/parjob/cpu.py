@@ -1,0 +1,78 @@
+"""``cpu_count``: the CPUs this process may really use.
+
+It honours CPU affinity, cgroup (v1 and v2) CPU quotas as containers set them, and a
+``PARJOB_MAX_CPU_COUNT`` cap, and never fails: an unreadable source is skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from functools import lru_cache
+from pathlib import Path
+
+
+def cpu_count(only_physical_cores: bool = False) -> int:
+    """Number of CPUs usable here; with ``only_physical_cores``, hyper-threads count once."""
+    counts = [_affinity_count(), _cgroup_limit(), _env_limit()]
+    if only_physical_cores:
+        counts.append(_physical_cores())
+    return max(min(c for c in counts if c is not None), 1)
+
+
+def _affinity_count() -> int:
+    if hasattr(os, "process_cpu_count"):
+        count = os.process_cpu_count()  # Python 3.13+
+    elif hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:
+        count = os.cpu_count()
+    return count or 1
+
+
+def _env_limit() -> int | None:
+    raw = os.environ.get("PARJOB_MAX_CPU_COUNT", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+@lru_cache(maxsize=1)
+def _cgroup_limit() -> int | None:
+    return _cgroup_limit_at(Path("/sys/fs/cgroup"))
+
+
+def _cgroup_limit_at(root: Path) -> int | None:
+    """CPU quota of the cgroup at ``root`` (v2 ``cpu.max`` or v1 cfs files), rounded up."""
+    try:
+        fields = (root / "cpu.max").read_text().split()
+        if len(fields) == 2 and fields[0] != "max":
+            return _quota(int(fields[0]), int(fields[1]))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return _quota(quota, period) if quota > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def _quota(quota: int, period: int) -> int | None:
+    return max(math.ceil(quota / period), 1) if quota > 0 and period > 0 else None
+
+
+def _physical_cores() -> int | None:
+    """Distinct cores among the CPUs we may use, from sysfs topology (Linux)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except AttributeError:
+        return None
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            siblings = (topology / "thread_siblings_list").read_text().strip()
+        except OSError:
+            return None
+        cores.add(siblings)
+    return len(cores) or None

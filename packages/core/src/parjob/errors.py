@@ -1,0 +1,89 @@
+"""Exceptions parjob raises, and the record that carries a task's failure back to the caller."""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from typing import Any
+
+
+class RemoteTraceback(Exception):
+    """The formatted traceback of a task that failed in another process or machine.
+
+    It is set as the ``__cause__`` of the task's own exception, re-raised in the caller,
+    so the worker-side frames show above the caller's.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f"\n\"\"\"\n{self.text}\"\"\""
+
+
+class SerializationError(pickle.PicklingError):
+    """A task's function or arguments cannot be sent to a worker (raised before dispatch)."""
+
+
+class WorkerCrashedError(RuntimeError):
+    """A worker died (killed, segfault, out of memory) while it was running tasks."""
+
+
+class UnknownBackendError(ValueError):
+    """The backend name is not registered; the message lists those that are."""
+
+
+class PluginError(RuntimeError):
+    """A plugin could not be loaded or speaks a backend contract this core does not."""
+
+
+class TaskFailure(Exception):
+    """Carries a failed task from the worker to the caller: which task, and its exception.
+
+    Internal transport only: the caller re-raises the task's own exception, never this.
+    """
+
+    def __init__(
+        self,
+        index: int,
+        function: str,
+        exc: BaseException | None,
+        text: str,
+        type_name: str = "",
+    ) -> None:
+        super().__init__(index, function, text)
+        self.index = index
+        self.function = function
+        self.exc = exc
+        self.text = text
+        self.type_name = type_name or type(exc).__name__
+
+    @classmethod
+    def capture(cls, index: int, func: Any, exc: BaseException, portable: bool) -> TaskFailure:
+        """Record ``exc``; when it must cross a process boundary, check that it can."""
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+        carried: BaseException | None = exc
+        if portable:
+            try:
+                pickle.loads(pickle.dumps(exc))
+            except Exception:
+                carried = None
+        return cls(index, name, carried, text, type(exc).__name__)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TaskFailure, (self.index, self.function, self.exc, self.text, self.type_name))
+
+    def reraise(self) -> BaseException:
+        """The exception to raise in the caller: the task's own, chained to its traceback."""
+        exc = self.exc
+        if exc is None:
+            first = self.text.strip().splitlines()[-1] if self.text.strip() else self.type_name
+            exc = RuntimeError(f"{first} (the original exception could not be pickled)")
+        if exc.__traceback__ is None:  # it came from another process: show the worker's frames
+            exc.__cause__ = RemoteTraceback(self.text)
+        note = f"parjob: raised by task {self.index} ({self.function})"
+        if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
+        return exc

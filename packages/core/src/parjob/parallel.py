@@ -1,0 +1,216 @@
+"""``Parallel``: the readable parallel loop, ``Parallel(n_jobs=2)(delayed(f)(x) for x in xs)``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import Any
+
+from parjob import config, validation
+from parjob.backend import Backend, RunSettings
+from parjob.batching import Batcher
+from parjob.progress import Progress
+from parjob.runner import Run, run_inline
+from parjob.selection import choose
+from parjob.tasks import Task
+
+
+class _Default:
+    """A documented default that a ``parallel_config`` block may override."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _pick(value: Any, settings: Any, key: str) -> Any:
+    if isinstance(value, _Default):
+        return settings.get(key, value.value)
+    return value
+
+
+class Parallel:
+    """Run ``delayed`` tasks in parallel and return their results in input order.
+
+    ``n_jobs``: workers (-1 all CPUs, -2 all but one, None the configured default or 1).
+    ``backend``: a backend name or instance; by default the one ``parallel_config`` sets,
+    else a process backend when one is installed (``prefer``/``require`` steer the choice).
+    ``return_as``: ``"list"``, ``"generator"`` (ordered, as results arrive) or
+    ``"generator_unordered"``. ``timeout``: seconds any one task may take.
+    ``pre_dispatch``: batches in flight (``"all"``, an int or e.g. ``"2 * n_jobs"``).
+    ``batch_size``: tasks per batch, or ``"auto"`` to size batches from measured task time.
+    ``temp_folder``, ``max_nbytes``, ``mmap_mode``: memory-mapping of large arrays for
+    process backends. Extra keyword arguments go to the backend. Use it as a context
+    manager to keep one pool of workers across several calls.
+    """
+
+    def __init__(
+        self,
+        n_jobs: int | None = None,
+        backend: str | Backend | None = None,
+        return_as: str = "list",
+        verbose: int = _Default(0),  # type: ignore[assignment]
+        timeout: float | None = None,
+        pre_dispatch: str | int = "2 * n_jobs",
+        batch_size: int | str = "auto",
+        temp_folder: str | None = _Default(None),  # type: ignore[assignment]
+        max_nbytes: int | str | None = _Default("1M"),  # type: ignore[assignment]
+        mmap_mode: str | None = _Default("r"),  # type: ignore[assignment]
+        prefer: str | None = _Default(None),  # type: ignore[assignment]
+        require: str | None = _Default(None),  # type: ignore[assignment]
+        **backend_kwargs: Any,
+    ) -> None:
+        settings = config.current()
+        self.return_as = validation.check_return_as(return_as)
+        self.verbose = validation.check_verbose(_pick(verbose, settings, "verbose"))
+        self.timeout = validation.check_timeout(timeout)
+        self.batch_size = validation.check_batch_size(batch_size)
+        self.prefer = validation.check_prefer(_pick(prefer, settings, "prefer"))
+        self.require = validation.check_require(_pick(require, settings, "require"))
+        self.settings = RunSettings(
+            temp_folder=_pick(temp_folder, settings, "temp_folder"),
+            max_nbytes=validation.parse_nbytes(_pick(max_nbytes, settings, "max_nbytes")),
+            mmap_mode=validation.check_mmap_mode(_pick(mmap_mode, settings, "mmap_mode")),
+            inner_max_num_threads=settings.get("inner_max_num_threads"),
+            timeout=self.timeout,
+        )
+        validation.check_backend_spec(backend)
+        self._backend, requested = choose(
+            backend,
+            validation.check_n_jobs(n_jobs),
+            self.prefer,
+            self.require,
+            backend_kwargs,
+            settings,
+        )
+        self.n_jobs: int = requested
+        self.pre_dispatch = pre_dispatch
+        validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
+        self._lock = threading.Lock()
+        self._running = False
+        self._managed = False
+        self._started_n_jobs = 0
+
+    @property
+    def backend(self) -> Backend:
+        """The backend instance this object runs on."""
+        return self._backend
+
+    def _effective_n_jobs(self) -> int:
+        return self._backend.effective_n_jobs(self.n_jobs)
+
+    # -- reuse across calls ----------------------------------------------------------
+    def __enter__(self) -> Parallel:
+        self._managed = True
+        self._start(self._effective_n_jobs())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._managed = False
+        self._started_n_jobs = 0
+        self._backend.stop()
+
+    def _start(self, n_jobs: int) -> None:
+        if self._started_n_jobs != n_jobs:
+            self._backend.start(n_jobs, self.settings)
+            self._started_n_jobs = n_jobs
+
+    # -- a call ----------------------------------------------------------------------
+    def __call__(self, iterable: Iterable[Task]) -> Any:
+        """Run the tasks; a list, or a generator as ``return_as`` says."""
+        try:
+            tasks = iter(iterable)
+        except TypeError:
+            raise TypeError(
+                f"Parallel expects an iterable of delayed(f)(...) tasks, got {iterable!r}"
+            ) from None
+        with self._lock:
+            if self._running:
+                raise RuntimeError(
+                    "this Parallel object is still running an earlier call (a generator "
+                    "that was not consumed or closed); finish it first or use another Parallel"
+                )
+            self._running = True
+        try:
+            results = self._results(tasks, iterable)
+            if self.return_as == "list":
+                return list(results)
+            return results
+        except BaseException:
+            self._running = False
+            raise
+        finally:
+            if self.return_as == "list":
+                self._running = False
+
+    def _results(self, tasks: Iterator[Task], iterable: Iterable[Task]) -> Iterator[Any]:
+        n_jobs = self._effective_n_jobs()
+        progress = Progress(self.verbose, n_jobs)
+        backend = self._backend
+        if n_jobs == 1 and backend.local:
+            return self._finally(run_inline(tasks, progress), stop=False)
+        self._start(n_jobs)
+        progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
+        total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
+        run = Run(
+            backend,
+            n_jobs,
+            tasks,
+            Batcher(self.batch_size, n_jobs, backend.target_batch_seconds, total, self.timeout),
+            validation.parse_pre_dispatch(self.pre_dispatch, n_jobs),
+            self.timeout,
+            progress,
+            backend.nested(n_jobs),
+            ordered=self.return_as == "generator",
+            bounded=self.return_as != "list",
+        )
+        # dispatch the first batches now, so workers start while the caller goes on
+        try:
+            run.start()
+        except BaseException:
+            self._stop()
+            raise
+        if self.return_as == "list":
+            return self._finally(_in_order(run.batches()))
+        return self._finally(_flatten(run.batches()))
+
+    def _finally(self, results: Iterator[Any], stop: bool = True) -> Iterator[Any]:
+        stream = self._guarded(results, stop)
+        next(stream)  # started, so closing or dropping it runs the clean-up
+        return stream
+
+    def _guarded(self, results: Iterator[Any], stop: bool) -> Iterator[Any]:
+        try:
+            yield None
+            yield from results
+        finally:
+            self._running = False
+            if stop:
+                self._stop()
+
+    def _stop(self) -> None:
+        if not self._managed:
+            self._started_n_jobs = 0
+            self._backend.stop()
+
+    def __repr__(self) -> str:
+        return f"Parallel(n_jobs={self.n_jobs}, backend={self._backend.name!r})"
+
+
+def _flatten(batches: Iterator[tuple[int, list[Any]]]) -> Iterator[Any]:
+    for _, results in batches:
+        yield from results
+
+
+def _in_order(batches: Iterator[tuple[int, list[Any]]]) -> Iterator[Any]:
+    # list mode collects batches as they finish, then lays them out by input position
+    for _, results in sorted(batches, key=lambda item: item[0]):
+        yield from results

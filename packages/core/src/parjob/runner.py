@@ -1,0 +1,198 @@
+"""One ``Parallel`` call: pull tasks, dispatch batches, gather results, clean up.
+
+Everything a backend should not re-implement lives here: batching, the bound on work in
+flight (``pre_dispatch``), ordered and unordered streaming, timeouts, re-raising a task's
+own exception, naming a crashed worker's tasks, cancellation, and progress lines.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import CancelledError, Future
+from itertools import islice
+from typing import Any
+
+from parjob.backend import Backend
+from parjob.batching import Batcher
+from parjob.errors import SerializationError, TaskFailure, WorkerCrashedError
+from parjob.progress import Progress
+from parjob.serialization import explain
+from parjob.tasks import Batch, BatchResult, Task
+
+
+def run_inline(tasks: Iterator[Task], progress: Progress) -> Iterator[Any]:
+    """Run every task in the caller, in order: ``n_jobs=1`` and the sequential backend."""
+    index = 0
+    func: Any = None
+    try:
+        if not progress.verbose:
+            for func, args, kwargs in tasks:
+                yield func(*args, **kwargs)
+                index += 1
+        else:
+            for func, args, kwargs in tasks:
+                yield func(*args, **kwargs)
+                index += 1
+                progress.add(1)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        if func is not None and hasattr(exc, "add_note"):
+            exc.add_note(f"parjob: raised by task {index} ({_name(func)})")
+        raise
+    progress.finish()
+
+
+class Run:
+    """Dispatches batches of ``tasks`` to ``backend`` and yields their results."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        n_jobs: int,
+        tasks: Iterator[Task],
+        batcher: Batcher,
+        limit: int | None,
+        timeout: float | None,
+        progress: Progress,
+        nested: tuple[str, int],
+        ordered: bool,
+        bounded: bool,
+    ) -> None:
+        self.backend = backend
+        self.tasks = tasks
+        self.batcher = batcher
+        # with a timeout, only as many batches as workers are in flight, so a batch's
+        # clock starts when it starts running
+        self.limit = n_jobs if timeout is not None else limit
+        self.timeout = timeout
+        self.progress = progress
+        self.nested = nested
+        #: yield in input order (else as batches finish)
+        self.ordered = ordered
+        #: count results waiting to be yielded against the limit too, so a slowly consumed
+        #: generator holds a bounded amount of results
+        self.bounded = bounded
+        self.dispatched = 0
+        self.exhausted = False
+        self.inflight: dict[Future[BatchResult], tuple[Batch, float]] = {}
+        self.finished: queue.SimpleQueue[Future[BatchResult]] = queue.SimpleQueue()
+        self.waiting: dict[int, list[Any]] = {}
+        self.order: deque[int] = deque()
+
+    # -- the loop --------------------------------------------------------------------
+    def start(self) -> None:
+        """Dispatch the first batches (pickling problems surface here, before any result)."""
+        try:
+            self._fill()
+        except BaseException:
+            self.abort()
+            raise
+
+    def batches(self) -> Iterator[tuple[int, list[Any]]]:
+        """Yield ``(input position of the first task, results)`` for each batch."""
+        try:
+            while True:
+                self._fill()
+                if not self.inflight:
+                    break
+                batch, results = self._next_finished()
+                if not self.ordered:
+                    yield batch.start, results
+                    continue
+                self.waiting[batch.start] = results
+                while self.order and self.order[0] in self.waiting:
+                    start = self.order.popleft()
+                    yield start, self.waiting.pop(start)
+            self.progress.finish()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _fill(self) -> None:
+        waiting = len(self.waiting) if self.bounded else 0
+        while not self.exhausted and (
+            self.limit is None or len(self.inflight) + waiting < self.limit
+        ):
+            size = self.batcher.next_size(self.dispatched)
+            chunk = list(islice(self.tasks, size))
+            if not chunk:
+                self.exhausted = True
+                self.progress.total = self.dispatched
+                return
+            batch = Batch(self.dispatched, chunk, self.nested)
+            self.dispatched += len(chunk)
+            self._submit(batch)
+            if self.ordered:
+                self.order.append(batch.start)
+
+    def _submit(self, batch: Batch) -> None:
+        work: Any = batch
+        if self.backend.serializes:
+            try:
+                work = self.backend.encode(batch)
+            except SerializationError:
+                raise
+            except Exception as exc:
+                raise explain(batch, exc) from exc
+        future = self.backend.submit(work)
+        self.inflight[future] = (batch, time.monotonic())
+        future.add_done_callback(self.finished.put)
+
+    def _next_finished(self) -> tuple[Batch, list[Any]]:
+        future = self._wait()
+        batch, _ = self.inflight.pop(future)
+        try:
+            outcome = future.result()
+        except TaskFailure as failure:
+            raise failure.reraise() from None
+        except CancelledError:
+            raise WorkerCrashedError(
+                f"the batch of {_describe(batch)} was cancelled by the backend"
+            ) from None
+        except Exception as exc:
+            raise WorkerCrashedError(
+                f"a worker failed while running {_describe(batch)}: {type(exc).__name__}: {exc}"
+            ) from exc
+        results, seconds = outcome
+        self.batcher.record(len(results), seconds)
+        self.progress.add(len(results))
+        return batch, results
+
+    def _wait(self) -> Future[BatchResult]:
+        if self.timeout is None:
+            return self.finished.get()
+        while True:
+            deadline, late = min(
+                (started + self.timeout + self.batcher.expected_seconds(len(batch) - 1), batch)
+                for batch, started in self.inflight.values()
+            )
+            try:
+                return self.finished.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"{_describe(late)} did not finish within timeout={self.timeout}s; "
+                        "the remaining tasks were cancelled"
+                    ) from None
+
+    def abort(self) -> None:
+        """Cancel what has not started and stop what is running, as far as the backend can."""
+        for future in self.inflight:
+            future.cancel()
+        self.inflight.clear()
+        self.backend.abort()
+
+
+def _name(func: Any) -> str:
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+
+
+def _describe(batch: Batch) -> str:
+    first = batch.tasks[0][0] if batch.tasks else None
+    if len(batch) == 1:
+        return f"task {batch.start} ({_name(first)})"
+    return f"tasks {batch.start}-{batch.start + len(batch) - 1} ({_name(first)}, ...)"

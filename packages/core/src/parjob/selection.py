@@ -1,0 +1,72 @@
+"""Which backend a ``Parallel`` uses, and with how many workers.
+
+Order of precedence: the ``backend`` argument; else the innermost ``parallel_config``
+(or a worker's nested choice); else the default backend of the preferred kind.
+``require="sharedmem"`` overrides a process backend chosen by context, never one passed
+explicitly (that is an error). ``prefer`` is only a hint for the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from parjob import plugins
+from parjob.backend import Backend
+
+
+def choose(
+    backend: Any,
+    n_jobs: int | None,
+    prefer: str | None,
+    require: str | None,
+    backend_kwargs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> tuple[Backend, int]:
+    """The backend instance and the (not yet effective) n_jobs for one ``Parallel``."""
+    configured = settings.get("backend")
+    config_params: dict[str, Any] = dict(settings.get("backend_params", {}))
+    context_n_jobs = settings.get("n_jobs")
+    if backend is not None:
+        params = config_params if configured == backend else {}
+        chosen = _instance(backend, {**params, **backend_kwargs})
+        if require == "sharedmem" and not chosen.uses_threads:
+            raise ValueError(
+                f"backend {chosen.name!r} does not share memory with the caller, but "
+                "require='sharedmem' was given: use a thread-based backend such as 'threading'"
+            )
+        return chosen, n_jobs if n_jobs is not None else (context_n_jobs or 1)
+    if configured is not None:
+        default_n_jobs = context_n_jobs if context_n_jobs is not None else -1
+        chosen = _instance(configured, {**config_params, **backend_kwargs})
+        if require == "sharedmem" and not chosen.uses_threads:
+            chosen = _instance("threading", {})
+        return chosen, n_jobs if n_jobs is not None else default_n_jobs
+    kind = "threads" if require == "sharedmem" else prefer
+    chosen = _instance(plugins.default_backend_name(kind), dict(backend_kwargs))
+    return chosen, n_jobs if n_jobs is not None else (context_n_jobs or 1)
+
+
+def _instance(backend: Any, params: dict[str, Any]) -> Backend:
+    if isinstance(backend, str):
+        factory = plugins.get_factory(backend)
+        try:
+            return factory(**params)
+        except TypeError as exc:
+            raise TypeError(f"cannot create backend {backend!r} with {params!r}: {exc}") from exc
+    if params:
+        raise TypeError(
+            f"backend parameters {sorted(params)} were given with a backend instance "
+            f"{backend!r}: pass them when you create the instance instead"
+        )
+    return backend
+
+
+def effective_n_jobs(n_jobs: int | None = -1) -> int:
+    """How many workers ``Parallel(n_jobs=n_jobs)`` would use here, under the current config."""
+    from parjob import config, validation
+
+    backend, requested = choose(
+        None, validation.check_n_jobs(n_jobs), None, None, {}, config.current()
+    )
+    return backend.effective_n_jobs(requested)

@@ -1,0 +1,42 @@
+"""Naming what cannot be pickled, so a bad task fails before dispatch with a useful message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cloudpickle
+
+from parjob.errors import SerializationError
+from parjob.tasks import Batch
+
+
+def explain(batch: Batch, error: BaseException) -> SerializationError:
+    """Find the first function, argument or keyword in ``batch`` that does not pickle."""
+    for offset, (func, args, kwargs) in enumerate(batch.tasks):
+        index = batch.start + offset
+        name = getattr(func, "__qualname__", None) or repr(func)
+        parts: list[tuple[str, Any]] = [("the function", func)]
+        parts += [(f"positional argument {i}", arg) for i, arg in enumerate(args)]
+        parts += [(f"keyword argument {key!r}", value) for key, value in kwargs.items()]
+        for what, obj in parts:
+            problem = _pickle_problem(obj)
+            if problem is not None:
+                return SerializationError(
+                    f"task {index} ({name}) cannot be sent to a worker: {what}, "
+                    f"{_short_repr(obj)}, cannot be pickled ({problem}). Use a thread-based "
+                    "backend (prefer='threads') or pass something picklable."
+                )
+    return SerializationError(f"tasks {batch.start}.. cannot be sent to a worker: {error}")
+
+
+def _pickle_problem(obj: Any) -> str | None:
+    try:
+        cloudpickle.dumps(obj)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _short_repr(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,118 @@
+"""Tasks and batches: what ``delayed`` builds and what workers run.
+
+A task is the tuple ``(function, args, kwargs)`` (the form joblib-style code already
+passes around) plus its position in the input. A batch is a run of consecutive tasks that
+one worker executes in one go; it is a plain picklable callable, so any executor can run it.
+"""
+
+from __future__ import annotations
+
+import functools
+import pickle
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import cloudpickle
+
+from parjob import config
+from parjob.errors import TaskFailure
+
+Task = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+def delayed(function: Callable[..., Any]) -> Callable[..., Task]:
+    """Wrap ``function`` so that calling it records the call as a task instead of running it.
+
+    ``delayed(f)(x, y=1)`` returns ``(f, (x,), {"y": 1})``, which ``Parallel`` runs.
+    """
+    if not callable(function):
+        raise TypeError(f"delayed() takes a callable, got {function!r}")
+
+    def make_task(*args: Any, **kwargs: Any) -> Task:
+        return (function, args, kwargs)
+
+    try:
+        functools.update_wrapper(make_task, function)
+    except (AttributeError, TypeError):  # some callables have no __name__ or __dict__
+        pass
+    return make_task
+
+
+class BatchResult(NamedTuple):
+    """What a batch returns: its tasks' results and how long they took in the worker."""
+
+    results: list[Any]
+    seconds: float
+
+
+class Batch:
+    """Consecutive tasks starting at input position ``start``, run by one worker."""
+
+    __slots__ = ("nested", "portable", "start", "tasks")
+
+    def __init__(self, start: int, tasks: list[Task], nested: tuple[str, int]) -> None:
+        self.start = start
+        self.tasks = tasks
+        #: backend name and n_jobs that Parallel calls made by these tasks default to
+        self.nested = nested
+        #: set when the batch crossed a process boundary (exceptions must pickle)
+        self.portable = False
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.start, self.tasks, self.nested)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.start, self.tasks, self.nested = state
+        self.portable = True
+
+    def __call__(self) -> BatchResult:
+        token = config.enter_worker(*self.nested)
+        results: list[Any] = []
+        append = results.append
+        func: Any = None
+        began = time.perf_counter()
+        try:
+            for func, args, kwargs in self.tasks:
+                append(func(*args, **kwargs))
+        except BaseException as exc:
+            index = self.start + len(results)
+            raise TaskFailure.capture(index, func, exc, self.portable) from None
+        finally:
+            config.leave_worker(token)
+        return BatchResult(results, time.perf_counter() - began)
+
+
+class EncodedBatch:
+    """A batch already pickled by the caller: workers unpickle and run it.
+
+    Pickling in the caller lets the core name an unpicklable argument before dispatch,
+    and lets a backend choose the pickler (``Backend.encode``). cloudpickle is used so
+    that lambdas and functions defined in ``__main__`` or a notebook reach the worker.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    @classmethod
+    def of(cls, batch: Batch, pickler: Callable[[Any], bytes] | None = None) -> EncodedBatch:
+        return cls((pickler or _dumps)(batch))
+
+    def __getstate__(self) -> bytes:
+        return self.data
+
+    def __setstate__(self, data: bytes) -> None:
+        self.data = data
+
+    def __call__(self) -> BatchResult:
+        batch: Batch = pickle.loads(self.data)
+        return batch()
+
+
+def _dumps(obj: Any) -> bytes:
+    return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)

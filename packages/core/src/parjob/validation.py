@@ -1,0 +1,175 @@
+"""Checks for user-supplied parameters: each names the bad value and what is accepted.
+
+They run when ``Parallel`` or ``parallel_config`` is built, before any task is dispatched.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import numbers
+import operator
+import re
+from typing import Any
+
+RETURN_AS = ("list", "generator", "generator_unordered")
+PREFER = ("processes", "threads")
+REQUIRE = ("sharedmem",)
+MMAP_MODES = ("r+", "r", "w+", "c")
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_n_jobs(n_jobs: Any) -> int | None:
+    if n_jobs is None:
+        return None
+    if not _is_int(n_jobs):
+        raise TypeError(
+            f"n_jobs must be an int or None, got {n_jobs!r}: use -1 for all CPUs, "
+            "-2 for all but one, or a positive count"
+        )
+    if n_jobs == 0:
+        raise ValueError(
+            "n_jobs == 0 has no meaning: use a positive count, -1 for all CPUs, "
+            "-2 for all but one, or None for the configured default"
+        )
+    return int(n_jobs)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def check_verbose(verbose: Any) -> int:
+    if isinstance(verbose, bool):
+        return int(verbose)
+    if not _is_int(verbose) or verbose < 0:
+        raise ValueError(f"verbose must be an int >= 0, got {verbose!r}")
+    return int(verbose)
+
+
+def check_return_as(return_as: Any) -> str:
+    if return_as not in RETURN_AS:
+        raise ValueError(f"return_as must be one of {', '.join(map(repr, RETURN_AS))}, "
+                         f"got {return_as!r}")
+    return str(return_as)
+
+
+def check_prefer(prefer: Any) -> str | None:
+    if prefer is not None and prefer not in PREFER:
+        raise ValueError(f"prefer must be 'processes', 'threads' or None, got {prefer!r}")
+    return prefer
+
+
+def check_require(require: Any) -> str | None:
+    if require is not None and require not in REQUIRE:
+        raise ValueError(f"require must be 'sharedmem' or None, got {require!r}")
+    return require
+
+
+def check_mmap_mode(mmap_mode: Any) -> str | None:
+    if mmap_mode is not None and mmap_mode not in MMAP_MODES:
+        raise ValueError(
+            f"mmap_mode must be one of None, {', '.join(map(repr, MMAP_MODES))}, got {mmap_mode!r}"
+        )
+    return mmap_mode
+
+
+def check_timeout(timeout: Any) -> float | None:
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, numbers.Real)
+        or not timeout > 0
+        or math.isnan(timeout)
+    ):
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    return float(timeout)
+
+
+def check_batch_size(batch_size: Any) -> int | str:
+    if batch_size == "auto" and isinstance(batch_size, str):
+        return "auto"
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size must be 'auto' or a positive int, got {batch_size!r}")
+    return int(batch_size)
+
+
+def check_backend_spec(backend: Any) -> None:
+    """A backend is given by name or as an instance (anything with ``submit``)."""
+    if backend is None or isinstance(backend, str):
+        return
+    if not callable(getattr(backend, "submit", None)):
+        raise TypeError(
+            f"backend must be a backend name (str) or a parjob Backend instance, got {backend!r}"
+        )
+
+
+def parse_nbytes(value: Any) -> int | None:
+    """``1000``, ``"1M"``, ``"500k"``, ``"2 GB"`` -> bytes; None stays None (disabled)."""
+    if value is None:
+        return None
+    if _is_int(value):
+        if value < 0:
+            raise ValueError(f"max_nbytes must be >= 0, got {value!r}")
+        return int(value)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*", value.lower())
+        if match:
+            return int(float(match.group(1)) * _UNITS[match.group(2)])
+    raise ValueError(
+        f"max_nbytes must be an int number of bytes, a size such as '1M' or '500k', or None, "
+        f"got {value!r}"
+    )
+
+
+_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+}
+
+
+def parse_pre_dispatch(value: Any, n_jobs: int) -> int | None:
+    """``"all"`` -> None (no bound); an int; or arithmetic of ``n_jobs`` such as ``"2*n_jobs"``.
+
+    The expression is parsed into a syntax tree and evaluated by hand: never ``eval``.
+    """
+    if value == "all":
+        return None
+    if _is_int(value):
+        result: float = value
+    elif isinstance(value, str):
+        try:
+            result = _evaluate(ast.parse(value.strip(), mode="eval").body, n_jobs)
+        except (SyntaxError, ValueError, ZeroDivisionError) as exc:
+            raise ValueError(
+                f"pre_dispatch must be 'all', an int, or arithmetic of n_jobs such as "
+                f"'2 * n_jobs', got {value!r} ({exc})"
+            ) from None
+    else:
+        raise ValueError(f"pre_dispatch must be 'all', an int or an expression, got {value!r}")
+    if result < 1:
+        raise ValueError(f"pre_dispatch={value!r} gives {result} with n_jobs={n_jobs}; need >= 1")
+    return max(int(result), 1)
+
+
+def _evaluate(node: ast.AST, n_jobs: int) -> float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return node.value
+    if isinstance(node, ast.Name) and node.id == "n_jobs":
+        return n_jobs
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_evaluate(node.left, n_jobs), _evaluate(node.right, n_jobs))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
+        operand = _evaluate(node.operand, n_jobs)
+        return operand if isinstance(node.op, ast.UAdd) else -operand
+    raise ValueError(f"only numbers, n_jobs and + - * / // are allowed, not {ast.dump(node)}")
