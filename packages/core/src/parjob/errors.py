@@ -83,6 +83,7 @@ class TaskFailure(Exception):
             exc = RuntimeError(f"{first} (the original exception could not be pickled)")
         if exc.__traceback__ is None:  # it came from another process: show the worker's frames
             exc.__cause__ = RemoteTraceback(self.text)
+        exc.__suppress_context__ = True  # the transport (this record) is not worth showing
         note = f"parjob: raised by task {self.index} ({self.function})"
         if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
             exc.add_note(note)

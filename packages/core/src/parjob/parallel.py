@@ -11,7 +11,7 @@ from parjob import config, validation
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.progress import Progress
-from parjob.runner import Run, run_inline
+from parjob.runner import Run, run_inline, run_inline_list
 from parjob.selection import choose
 from parjob.tasks import Task
 
@@ -156,6 +156,8 @@ class Parallel:
         progress = Progress(self.verbose, n_jobs)
         backend = self._backend
         if n_jobs == 1 and backend.local:
+            if self.return_as == "list":
+                return run_inline_list(tasks, progress)
             return self._finally(run_inline(tasks, progress), stop=False)
         self._start(n_jobs)
         progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")

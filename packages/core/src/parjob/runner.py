@@ -24,26 +24,41 @@ from parjob.tasks import Batch, BatchResult, Task
 
 
 def run_inline(tasks: Iterator[Task], progress: Progress) -> Iterator[Any]:
-    """Run every task in the caller, in order: ``n_jobs=1`` and the sequential backend."""
+    """Run every task in the caller, one at a time: ``n_jobs=1`` and the sequential backend."""
     index = 0
     func: Any = None
     try:
-        if not progress.verbose:
-            for func, args, kwargs in tasks:
-                yield func(*args, **kwargs)
-                index += 1
-        else:
-            for func, args, kwargs in tasks:
-                yield func(*args, **kwargs)
-                index += 1
-                progress.add(1)
+        for func, args, kwargs in tasks:
+            yield func(*args, **kwargs)
+            index += 1
+            progress.add(1)
     except GeneratorExit:
         raise
     except BaseException as exc:
-        if func is not None and hasattr(exc, "add_note"):
-            exc.add_note(f"parjob: raised by task {index} ({_name(func)})")
+        _name_task(exc, index, func)
         raise
     progress.finish()
+
+
+def run_inline_list(tasks: Iterator[Task], progress: Progress) -> list[Any]:
+    """``run_inline`` for ``return_as="list"`` without the generator: tiny tasks stay cheap."""
+    if progress.verbose:
+        return list(run_inline(tasks, progress))
+    results: list[Any] = []
+    append = results.append
+    func: Any = None
+    try:
+        for func, args, kwargs in tasks:
+            append(func(*args, **kwargs))
+    except BaseException as exc:
+        _name_task(exc, len(results), func)
+        raise
+    return results
+
+
+def _name_task(exc: BaseException, index: int, func: Any) -> None:
+    if func is not None and hasattr(exc, "add_note"):
+        exc.add_note(f"parjob: raised by task {index} ({_name(func)})")
 
 
 class Run:
@@ -148,7 +163,7 @@ class Run:
         try:
             outcome = future.result()
         except TaskFailure as failure:
-            raise failure.reraise() from None
+            raise failure.reraise()  # noqa: B904 - reraise() sets the cause: the worker's traceback
         except CancelledError:
             raise WorkerCrashedError(
                 f"the batch of {_describe(batch)} was cancelled by the backend"

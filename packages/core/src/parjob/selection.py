@@ -13,6 +13,7 @@ from typing import Any
 
 from parjob import plugins
 from parjob.backend import Backend
+from parjob.backends.sequential import SequentialBackend
 
 
 def choose(
@@ -42,9 +43,12 @@ def choose(
         if require == "sharedmem" and not chosen.uses_threads:
             chosen = _instance("threading", {})
         return chosen, n_jobs if n_jobs is not None else default_n_jobs
+    requested = n_jobs if n_jobs is not None else (context_n_jobs or 1)
+    if requested == 1 and not backend_kwargs:
+        # one worker runs inline whatever the default backend is, so skip plugin discovery
+        return SequentialBackend(), 1
     kind = "threads" if require == "sharedmem" else prefer
-    chosen = _instance(plugins.default_backend_name(kind), dict(backend_kwargs))
-    return chosen, n_jobs if n_jobs is not None else (context_n_jobs or 1)
+    return _instance(plugins.default_backend_name(kind), dict(backend_kwargs)), requested
 
 
 def _instance(backend: Any, params: dict[str, Any]) -> Backend:

@@ -7,7 +7,6 @@ one worker executes in one go; it is a plain picklable callable, so any executor
 
 from __future__ import annotations
 
-import functools
 import pickle
 import time
 from collections.abc import Callable
@@ -21,22 +20,39 @@ from parjob.errors import TaskFailure
 Task = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
-def delayed(function: Callable[..., Any]) -> Callable[..., Task]:
+def delayed(function: Callable[..., Any]) -> Delayed:
     """Wrap ``function`` so that calling it records the call as a task instead of running it.
 
     ``delayed(f)(x, y=1)`` returns ``(f, (x,), {"y": 1})``, which ``Parallel`` runs.
     """
     if not callable(function):
         raise TypeError(f"delayed() takes a callable, got {function!r}")
+    return Delayed(function)
 
-    def make_task(*args: Any, **kwargs: Any) -> Task:
-        return (function, args, kwargs)
 
-    try:
-        functools.update_wrapper(make_task, function)
-    except (AttributeError, TypeError):  # some callables have no __name__ or __dict__
-        pass
-    return make_task
+class Delayed:
+    # ``delayed(f)``: calling it makes a task; it looks like ``f`` (name, docs, __wrapped__).
+    # A small class rather than functools.wraps on a closure: users build one per task in
+    # a generator expression, and copying the wrapper attributes would dominate the cost
+    # of tiny tasks.
+
+    __slots__ = ("__wrapped__",)
+    __doc__ = property(lambda self: self.__wrapped__.__doc__)  # type: ignore[assignment]
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.__wrapped__ = function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Task:
+        return (self.__wrapped__, args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name not in ("__name__", "__qualname__", "__doc__",
+                                                  "__module__"):
+            raise AttributeError(name)
+        return getattr(self.__wrapped__, name)
+
+    def __repr__(self) -> str:
+        return f"delayed({self.__wrapped__!r})"
 
 
 class BatchResult(NamedTuple):

@@ -1,0 +1,72 @@
+"""Core issue workloads: tiny tasks on threads and inline, CPU-bound tasks on threads."""
+
+from harness import Case, Workload
+
+TINY = """
+def double(x):
+    return x * 2
+N = 100_000
+"""
+
+SPIN = """
+def spin(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+"""
+
+WORKLOADS = [
+    Workload(
+        name="100k tiny tasks, threading, n_jobs=2",
+        setup=TINY,
+        cases={
+            "parjob": Case(
+                "Parallel(n_jobs=2, backend='threading')(delayed(double)(i) for i in range(N))",
+                "from parjob import Parallel, delayed",
+            ),
+            "joblib": Case(
+                "Parallel(n_jobs=2, backend='threading')(delayed(double)(i) for i in range(N))",
+                "from joblib import Parallel, delayed",
+            ),
+            "floor": Case(
+                "list(pool.map(lambda c: [double(i) for i in c],"
+                " [range(k, min(k + 25_000, N)) for k in range(0, N, 25_000)]))",
+                "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(2)",
+            ),
+        },
+        target="parjob <= 1/20 of joblib",
+    ),
+    Workload(
+        name="100k tiny tasks, n_jobs=1",
+        setup=TINY,
+        cases={
+            "parjob": Case(
+                "Parallel(n_jobs=1)(delayed(double)(i) for i in range(N))",
+                "from parjob import Parallel, delayed",
+            ),
+            "joblib": Case(
+                "Parallel(n_jobs=1)(delayed(double)(i) for i in range(N))",
+                "from joblib import Parallel, delayed",
+            ),
+            "floor": "[double(i) for i in range(N)]",
+        },
+        target="parjob <= 1/4 of joblib",
+    ),
+    Workload(
+        name="200 CPU-bound tasks (200k-step loops), threading, n_jobs=2",
+        setup=SPIN,
+        cases={
+            "parjob": Case(
+                "Parallel(n_jobs=2, backend='threading')(delayed(spin)(200_000) for _ in range(200))",
+                "from parjob import Parallel, delayed",
+            ),
+            "joblib": Case(
+                "Parallel(n_jobs=2, backend='threading')(delayed(spin)(200_000) for _ in range(200))",
+                "from joblib import Parallel, delayed",
+            ),
+            "sequential": "[spin(200_000) for _ in range(200)]",
+        },
+        target="parjob <= 1.05 x sequential",
+    ),
+]
