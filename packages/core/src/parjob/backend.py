@@ -59,6 +59,9 @@ class Backend:
     target_batch_seconds: ClassVar[float] = 0.2
     #: Rank among backends for the default choice; higher wins, None never default.
     default_priority: ClassVar[int | None] = None
+    #: n_jobs when neither the call nor a config block sets it (-1: every worker, as for
+    #: a cluster, where "one" would be a surprising default).
+    default_n_jobs: ClassVar[int] = 1
 
     def __init__(self, **backend_params: Any) -> None:
         if backend_params:

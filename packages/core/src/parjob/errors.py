@@ -51,6 +51,7 @@ class TaskFailure(Exception):
         exc: BaseException | None,
         text: str,
         type_name: str = "",
+        remote: bool = False,
     ) -> None:
         super().__init__(index, function, text)
         self.index = index
@@ -58,6 +59,8 @@ class TaskFailure(Exception):
         self.exc = exc
         self.text = text
         self.type_name = type_name or type(exc).__name__
+        #: it ran in another process, so its frames are only in ``text``
+        self.remote = remote
 
     @classmethod
     def capture(cls, index: int, func: Any, exc: BaseException, portable: bool) -> TaskFailure:
@@ -70,10 +73,11 @@ class TaskFailure(Exception):
                 pickle.loads(pickle.dumps(exc))
             except Exception:
                 carried = None
-        return cls(index, name, carried, text, type(exc).__name__)
+        return cls(index, name, carried, text, type(exc).__name__, portable)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (TaskFailure, (self.index, self.function, self.exc, self.text, self.type_name))
+        fields = (self.index, self.function, self.exc, self.text, self.type_name, self.remote)
+        return (TaskFailure, fields)
 
     def reraise(self) -> BaseException:
         """The exception to raise in the caller: the task's own, chained to its traceback."""
@@ -81,7 +85,7 @@ class TaskFailure(Exception):
         if exc is None:
             first = self.text.strip().splitlines()[-1] if self.text.strip() else self.type_name
             exc = RuntimeError(f"{first} (the original exception could not be pickled)")
-        if exc.__traceback__ is None:  # it came from another process: show the worker's frames
+        if self.remote:  # show the worker's frames, which the caller's traceback lacks
             exc.__cause__ = RemoteTraceback(self.text)
         exc.__suppress_context__ = True  # the transport (this record) is not worth showing
         note = f"parjob: raised by task {self.index} ({self.function})"

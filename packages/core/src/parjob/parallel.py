@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable, Iterator
 from types import TracebackType
@@ -152,6 +153,7 @@ class Parallel:
                 self._running = False
 
     def _results(self, tasks: Iterator[Task], iterable: Iterable[Task]) -> Iterator[Any]:
+        tasks = _checked(tasks)
         n_jobs = self._effective_n_jobs()
         progress = Progress(self.verbose, n_jobs)
         backend = self._backend
@@ -205,6 +207,18 @@ class Parallel:
 
     def __repr__(self) -> str:
         return f"Parallel(n_jobs={self.n_jobs}, backend={self._backend.name!r})"
+
+
+def _checked(tasks: Iterator[Task]) -> Iterator[Task]:
+    """Check the first task's shape (cheaply, once), then hand all tasks on."""
+    for first in tasks:
+        if not (type(first) is tuple and len(first) == 3 and callable(first[0])):
+            raise TypeError(
+                "Parallel expects tasks made with delayed(f)(*args, **kwargs), that is "
+                f"(function, args, kwargs) tuples; got {first!r}"
+            )
+        return itertools.chain((first,), tasks)
+    return tasks
 
 
 def _flatten(batches: Iterator[tuple[int, list[Any]]]) -> Iterator[Any]:

@@ -36,7 +36,8 @@ def choose(
                 f"backend {chosen.name!r} does not share memory with the caller, but "
                 "require='sharedmem' was given: use a thread-based backend such as 'threading'"
             )
-        return chosen, n_jobs if n_jobs is not None else (context_n_jobs or 1)
+        default = getattr(chosen, "default_n_jobs", 1)
+        return chosen, n_jobs if n_jobs is not None else (context_n_jobs or default)
     if configured is not None:
         default_n_jobs = context_n_jobs if context_n_jobs is not None else -1
         chosen = _instance(configured, {**config_params, **backend_kwargs})

@@ -90,15 +90,17 @@ class Batch:
         results: list[Any] = []
         append = results.append
         func: Any = None
+        failure = None
         began = time.perf_counter()
         try:
             for func, args, kwargs in self.tasks:
                 append(func(*args, **kwargs))
         except BaseException as exc:
-            index = self.start + len(results)
-            raise TaskFailure.capture(index, func, exc, self.portable) from None
+            failure = TaskFailure.capture(self.start + len(results), func, exc, self.portable)
         finally:
             config.leave_worker(token)
+        if failure is not None:
+            raise failure  # outside the handler: no __context__ that would have to pickle
         return BatchResult(results, time.perf_counter() - began)
 
 

@@ -1,0 +1,31 @@
+"""The parjob command: backends listing and the demo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from parjob.cli import main
+
+
+def test_backends_lists_builtins(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    assert "sequential" in out and "threading" in out and "runs here" in out
+
+
+def test_demo_runs_and_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--quick", "--backend", "threading"]) == 0
+    out = capsys.readouterr().out
+    assert "sequential" in out and "threading" in out
+    assert "CPU-bound" in out and "tiny tasks" in out and "x" in out
+
+
+def test_console_script_entry_point() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "parjob.cli", "backends"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "threading" in done.stdout
