@@ -90,11 +90,10 @@ def test_nesting_restores_outer() -> None:
 
 
 def test_inner_block_without_backend_inherits_it() -> None:
-    with parallel_config("fake-processes", color="blue"):
-        with parallel_config(verbose=0, size=3):
-            backend = Parallel().backend
-            assert backend.name == "fake-processes"
-            assert backend.params == {"color": "blue", "size": 3}
+    with parallel_config("fake-processes", color="blue"), parallel_config(verbose=0, size=3):
+        backend = Parallel().backend
+        assert backend.name == "fake-processes"
+        assert backend.params == {"color": "blue", "size": 3}
 
 
 def test_backend_params_stay_with_their_backend() -> None:

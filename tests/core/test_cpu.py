@@ -25,8 +25,13 @@ def test_env_cap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [("max 100000\n", None), ("150000 100000\n", 2), ("50000 100000", 1), ("", None),
-     ("garbage", None)],
+    [
+        ("max 100000\n", None),
+        ("150000 100000\n", 2),
+        ("50000 100000", 1),
+        ("", None),
+        ("garbage", None),
+    ],
 )
 def test_cgroup_v2(tmp_path: Path, content: str, expected: int | None) -> None:
     (tmp_path / "cpu.max").write_text(content)

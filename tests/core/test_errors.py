@@ -106,16 +106,12 @@ def test_unpicklable_argument_is_named_before_dispatch() -> None:
 
 def test_unpicklable_keyword_is_named() -> None:
     with pytest.raises(SerializationError, match="keyword argument 'x'"):
-        Parallel(n_jobs=2, backend="pickling-threads")(
-            [delayed(identity)(1, x=threading.Lock())]
-        )
+        Parallel(n_jobs=2, backend="pickling-threads")([delayed(identity)(1, x=threading.Lock())])
 
 
 def test_crashed_worker_names_the_tasks() -> None:
     with pytest.raises(WorkerCrashedError) as info:
-        Parallel(n_jobs=2, backend="crashing", batch_size=3)(
-            delayed(square)(i) for i in range(9)
-        )
+        Parallel(n_jobs=2, backend="crashing", batch_size=3)(delayed(square)(i) for i in range(9))
     message = str(info.value)
     assert "tasks 0-2 (square" in message and "SIGKILL" in message
     assert isinstance(info.value.__cause__, BrokenProcessPool)

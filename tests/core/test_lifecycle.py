@@ -39,7 +39,7 @@ def test_threads_are_gone_after_an_error() -> None:
 
 
 def test_threads_are_gone_after_a_timeout() -> None:
-    with pytest.raises(TimeoutError, match="timeout=0.2"):
+    with pytest.raises(TimeoutError, match=r"timeout=0\.2"):
         Parallel(n_jobs=2, backend="threading", timeout=0.2)(
             delayed(sleep_then)(i, 0.6) for i in range(2)
         )
@@ -89,9 +89,7 @@ def test_ctrl_c_stops_the_call_promptly() -> None:
             sys.exit(3)
         """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "started"
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)

@@ -43,6 +43,6 @@ def test_worker_choice_does_not_leak_to_the_caller() -> None:
 
 def test_inline_run_keeps_callers_config() -> None:
     with parallel_config("threading", n_jobs=2):
-        assert Parallel(n_jobs=1)(delayed(inner_choice)(i) for i in range(2)) == [
-            ("threading", 2)
-        ] * 2
+        assert (
+            Parallel(n_jobs=1)(delayed(inner_choice)(i) for i in range(2)) == [("threading", 2)] * 2
+        )

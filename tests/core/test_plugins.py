@@ -22,7 +22,7 @@ from parjob import (
 from parjob.backends.threads import ThreadingBackend
 from parjob.testing import square
 
-PLUGIN = '''
+PLUGIN = """
 import parjob
 from parjob.backends.threads import ThreadingBackend
 
@@ -32,7 +32,7 @@ class {cls}(ThreadingBackend):
 @parjob.hookimpl
 def register_backends(register):
     register("{backend}", {cls}, contract={contract})
-'''
+"""
 
 
 def make_dist(root: Path, dist: str, module: str, source: str) -> None:
@@ -61,8 +61,12 @@ def test_builtins_register_through_the_hook() -> None:
 
 
 def test_installed_plugin_is_found_without_registration(site: Path) -> None:
-    make_dist(site, "fakeplug-good", "fakeplug_good",
-              PLUGIN.format(cls="Good", backend="good", contract=1))
+    make_dist(
+        site,
+        "fakeplug-good",
+        "fakeplug_good",
+        PLUGIN.format(cls="Good", backend="good", contract=1),
+    )
     assert "good" in list_backends()
     entry = plugins.entries()["good"]
     assert (entry.source, entry.version) == ("fakeplug-good", "1.2.3")
@@ -71,8 +75,12 @@ def test_installed_plugin_is_found_without_registration(site: Path) -> None:
 
 
 def test_incompatible_contract_gets_a_clear_message(site: Path) -> None:
-    make_dist(site, "fakeplug-future", "fakeplug_future",
-              PLUGIN.format(cls="Future", backend="future", contract=99))
+    make_dist(
+        site,
+        "fakeplug-future",
+        "fakeplug_future",
+        PLUGIN.format(cls="Future", backend="future", contract=99),
+    )
     assert "future" not in list_backends()
     with pytest.raises(PluginError) as info:
         Parallel(backend="future")
@@ -83,8 +91,12 @@ def test_incompatible_contract_gets_a_clear_message(site: Path) -> None:
 
 def test_plugin_that_fails_to_import_does_not_break_others(site: Path) -> None:
     make_dist(site, "fakeplug-broken", "fakeplug_broken", "raise ImportError('no engine')\n")
-    make_dist(site, "fakeplug-good", "fakeplug_good",
-              PLUGIN.format(cls="Good", backend="good", contract=1))
+    make_dist(
+        site,
+        "fakeplug-good",
+        "fakeplug_good",
+        PLUGIN.format(cls="Good", backend="good", contract=1),
+    )
     assert "good" in list_backends()
     broken = {b.name: b for b in plugins.broken_plugins()}
     assert "no engine" in broken["fakeplug_broken"].error
@@ -108,8 +120,12 @@ def test_empty_load_plugins_env_loads_only_builtins(
 
 
 def test_runtime_registration_wins_over_plugin(site: Path) -> None:
-    make_dist(site, "fakeplug-good", "fakeplug_good",
-              PLUGIN.format(cls="Good", backend="good", contract=1))
+    make_dist(
+        site,
+        "fakeplug-good",
+        "fakeplug_good",
+        PLUGIN.format(cls="Good", backend="good", contract=1),
+    )
 
     class Mine(ThreadingBackend):
         name = "good"
@@ -154,10 +170,18 @@ def test_default_backend_is_threading_without_process_plugin(
 def test_parjob_backends_command_lists_plugins(site: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     from parjob.cli import main
 
-    make_dist(site, "fakeplug-good", "fakeplug_good",
-              PLUGIN.format(cls="Good", backend="good", contract=1))
-    make_dist(site, "fakeplug-future", "fakeplug_future",
-              PLUGIN.format(cls="Future", backend="future", contract=99))
+    make_dist(
+        site,
+        "fakeplug-good",
+        "fakeplug_good",
+        PLUGIN.format(cls="Good", backend="good", contract=1),
+    )
+    make_dist(
+        site,
+        "fakeplug-future",
+        "fakeplug_future",
+        PLUGIN.format(cls="Future", backend="future", contract=99),
+    )
     assert main(["backends"]) == 0
     out = capsys.readouterr().out
     assert "good" in out and "fakeplug-good 1.2.3" in out

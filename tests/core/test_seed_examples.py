@@ -21,7 +21,7 @@ def test_sqrt_sequential_and_two_workers() -> None:
 
 def test_several_return_values_unzip() -> None:
     r = Parallel(n_jobs=1)(delayed(modf)(i / 2.0) for i in range(10))
-    res, i = zip(*r)
+    res, i = zip(*r, strict=True)
     assert res == (0.0, 0.5, 0.0, 0.5, 0.0, 0.5, 0.0, 0.5, 0.0, 0.5)
     assert i == (0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0)
 

@@ -41,14 +41,22 @@ def test_non_iterable_input() -> None:
 
 
 def test_task_that_is_not_delayed_names_itself() -> None:
-    with pytest.raises(TypeError, match="delayed.*got <function square"):
+    with pytest.raises(TypeError, match=r"delayed.*got <function square"):
         Parallel(n_jobs=1)([square])  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize(
     ("text", "n_jobs", "expected"),
-    [("all", 4, None), (7, 4, 7), ("2*n_jobs", 4, 8), ("2 * n_jobs", 3, 6),
-     ("1.5*n_jobs", 2, 3), ("n_jobs + 1", 2, 3), ("n_jobs // 2", 4, 2), ("3", 1, 3)],
+    [
+        ("all", 4, None),
+        (7, 4, 7),
+        ("2*n_jobs", 4, 8),
+        ("2 * n_jobs", 3, 6),
+        ("1.5*n_jobs", 2, 3),
+        ("n_jobs + 1", 2, 3),
+        ("n_jobs // 2", 4, 2),
+        ("3", 1, 3),
+    ],
 )
 def test_pre_dispatch_expressions(text: object, n_jobs: int, expected: int | None) -> None:
     assert parse_pre_dispatch(text, n_jobs) == expected
@@ -56,8 +64,17 @@ def test_pre_dispatch_expressions(text: object, n_jobs: int, expected: int | Non
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [(None, None), (0, 0), (1000, 1000), ("1M", 1024**2), ("500k", 500 * 1024),
-     ("2G", 2 * 1024**3), ("10", 10), ("1.5M", int(1.5 * 1024**2)), ("3 MB", 3 * 1024**2)],
+    [
+        (None, None),
+        (0, 0),
+        (1000, 1000),
+        ("1M", 1024**2),
+        ("500k", 500 * 1024),
+        ("2G", 2 * 1024**3),
+        ("10", 10),
+        ("1.5M", int(1.5 * 1024**2)),
+        ("3 MB", 3 * 1024**2),
+    ],
 )
 def test_max_nbytes_forms(text: object, expected: int | None) -> None:
     assert parse_nbytes(text) == expected

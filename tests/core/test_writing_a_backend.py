@@ -30,9 +30,7 @@ def pool_plugin() -> types.ModuleType:
     exec(compile(_example_source(), str(DOC), "exec"), module.__dict__)
     registry = plugins._load()
     registry.manager.register(module, name="my-parjob-pool")
-    module.register_backends(
-        register=plugins._plugin_register(registry, "my-parjob-pool", "1.0")
-    )
+    module.register_backends(register=plugins._plugin_register(registry, "my-parjob-pool", "1.0"))
     yield module
     registry.plugin_backends.pop("pool", None)
     registry.manager.unregister(module)

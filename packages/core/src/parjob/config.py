@@ -25,7 +25,7 @@ def current() -> Mapping[str, Any]:
     return _current.get()
 
 
-class parallel_config:  # noqa: N801 - a context manager named like the function users know
+class parallel_config:
     """Set defaults for ``Parallel`` calls made inside the ``with`` block.
 
     ``backend`` is a backend name or instance. Naming a backend without ``n_jobs`` uses all of

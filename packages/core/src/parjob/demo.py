@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from parjob import Parallel, cpu_count, delayed, parallel_config, plugins
-from parjob.report import can_run
+from parjob.report import can_run, format_table, install_hint
 
 
 def spin(steps: int) -> int:
@@ -39,12 +39,11 @@ def _workloads(quick: bool) -> list[tuple[str, list, list]]:
 
 
 def _time(backend: str, tasks: list, expected: list) -> float:
-    with parallel_config(backend):
-        with Parallel() as parallel:
-            parallel(tasks[:4])  # start the workers outside the timing
-            began = time.perf_counter()
-            results = parallel(tasks)
-            seconds = time.perf_counter() - began
+    with parallel_config(backend), Parallel() as parallel:
+        parallel(tasks[:4])  # start the workers outside the timing
+        began = time.perf_counter()
+        results = parallel(tasks)
+        seconds = time.perf_counter() - began
     if results != expected:
         raise AssertionError(f"backend {backend!r} returned wrong results")
     return seconds
@@ -69,18 +68,17 @@ def run_demo(out: TextIO, only: Sequence[str] | None = None, quick: bool = False
             times = [_time(name, tasks, expected) for _, tasks, expected in workloads]
         except Exception as exc:
             failures += 1
-            rows.append([name, f"failed: {type(exc).__name__}: {exc}"] + [""] * (len(workloads) - 1))
+            rows.append(
+                [name, f"failed: {type(exc).__name__}: {exc}"] + [""] * (len(workloads) - 1)
+            )
             continue
         if name == "sequential":
             baseline = times
-        cells = [f"{t:7.3f}s  {base / t:5.2f}x" for t, base in zip(times, baseline or times)]
+        pairs = zip(times, baseline or times, strict=True)
+        cells = [f"{t:7.3f}s  {base / t:5.2f}x" for t, base in pairs]
         rows.append([name, *cells])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)), file=out)
-    missing = sorted(
-        {extra for name, extra in plugins.KNOWN_PLUGINS.items() if name not in plugins.entries()}
-    )
-    if missing:
-        print("\nMore backends: " + ", ".join(f'pip install "{m}"' for m in missing), file=out)
+    print(format_table(rows), file=out)
+    hint = install_hint()
+    if hint:
+        print("\n" + hint, file=out)
     return 1 if failures else 0

@@ -155,9 +155,7 @@ def register_parallel_backend(
         raise TypeError(f"factory must be a Backend class or a callable, got {factory!r}")
     reg = _load()
     with reg.lock:
-        reg.runtime_backends[name] = BackendEntry(
-            name, factory, "runtime", "", CONTRACT_VERSION
-        )
+        reg.runtime_backends[name] = BackendEntry(name, factory, "runtime", "", CONTRACT_VERSION)
         if make_default:
             reg.default_name = name
 

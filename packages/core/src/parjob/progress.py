@@ -59,6 +59,5 @@ class Progress:
 
     def finish(self) -> None:
         elapsed = time.monotonic() - self.started
-        self.say(
-            f"Done {self.done:4d} out of {self.done:4d} | elapsed: {format_seconds(elapsed)} finished"
-        )
+        done = f"{self.done:4d}"
+        self.say(f"Done {done} out of {done} | elapsed: {format_seconds(elapsed)} finished")

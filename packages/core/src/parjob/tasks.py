@@ -46,8 +46,12 @@ class Delayed:
         return (self.__wrapped__, args, kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name not in ("__name__", "__qualname__", "__doc__",
-                                                  "__module__"):
+        if name.startswith("__") and name not in (
+            "__name__",
+            "__qualname__",
+            "__doc__",
+            "__module__",
+        ):
             raise AttributeError(name)
         return getattr(self.__wrapped__, name)
 

@@ -214,9 +214,7 @@ class BackendConformance:
 
     def test_lambda_and_closure(self, configured: None) -> None:
         offset = 10
-        assert Parallel()(delayed(lambda x: x + offset)(i) for i in range(5)) == list(
-            range(10, 15)
-        )
+        assert Parallel()(delayed(lambda x: x + offset)(i) for i in range(5)) == list(range(10, 15))
 
     # timeouts
     def test_timeout_raises(self, configured: None) -> None:

@@ -55,8 +55,9 @@ def check_verbose(verbose: Any) -> int:
 
 def check_return_as(return_as: Any) -> str:
     if return_as not in RETURN_AS:
-        raise ValueError(f"return_as must be one of {', '.join(map(repr, RETURN_AS))}, "
-                         f"got {return_as!r}")
+        raise ValueError(
+            f"return_as must be one of {', '.join(map(repr, RETURN_AS))}, got {return_as!r}"
+        )
     return str(return_as)
 
 
