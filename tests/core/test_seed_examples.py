@@ -78,3 +78,43 @@ def test_parallel_config_threading_neg() -> None:
 
 def test_prefer_threads() -> None:
     assert Parallel(n_jobs=2, prefer="threads").backend.name == "threading"
+
+
+def test_require_sharedmem_shares_state() -> None:
+    shared_set = set()
+
+    def collect(x):  # type: ignore[no-untyped-def]
+        shared_set.add(x)
+
+    assert (
+        Parallel(n_jobs=2, require="sharedmem")(delayed(collect)(i) for i in range(5)) == [None] * 5
+    )
+    assert sorted(shared_set) == [0, 1, 2, 3, 4]
+
+
+def test_reusing_the_worker_pool_with_a_context_manager() -> None:
+    with Parallel(n_jobs=2) as parallel:
+        accumulator = 0.0
+        n_iter = 0
+        while accumulator < 1000:
+            results = parallel(delayed(sqrt)(accumulator + i**2) for i in range(5))
+            accumulator += sum(results)  # synchronization barrier
+            n_iter += 1
+    assert (round(accumulator, 6), n_iter) == (round(1136.5969161564717, 6), 14)
+
+
+def test_return_generator_is_the_older_spelling() -> None:
+    with pytest.warns(DeprecationWarning, match="return_as"):
+        parallel = Parallel(n_jobs=2, return_generator=True)
+    out = parallel(delayed(sqrt)(i**2) for i in range(10))
+    assert isinstance(out, types.GeneratorType)
+    assert list(out) == [float(i) for i in range(10)]
+
+
+def test_wrap_non_picklable_objects_pickles_a_lambda() -> None:
+    import pickle
+
+    from parjob import wrap_non_picklable_objects
+
+    wrapped = wrap_non_picklable_objects(lambda x: x + 1)
+    assert pickle.loads(pickle.dumps(wrapped))(1) == 2

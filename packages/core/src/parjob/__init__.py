@@ -23,6 +23,7 @@ from parjob.hookspecs import hookimpl
 from parjob.parallel import Parallel
 from parjob.plugins import list_backends, register_parallel_backend
 from parjob.selection import effective_n_jobs
+from parjob.serialization import wrap_non_picklable_objects
 from parjob.tasks import delayed
 
 try:
@@ -49,4 +50,5 @@ __all__ = [
     "parallel_backend",
     "parallel_config",
     "register_parallel_backend",
+    "wrap_non_picklable_objects",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import warnings
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any
@@ -62,9 +63,17 @@ class Parallel:
         mmap_mode: str | None = _Default("r"),  # type: ignore[assignment]
         prefer: str | None = _Default(None),  # type: ignore[assignment]
         require: str | None = _Default(None),  # type: ignore[assignment]
+        return_generator: bool | None = None,
         **backend_kwargs: Any,
     ) -> None:
         settings = config.current()
+        if return_generator is not None:  # the older spelling of return_as="generator"
+            warnings.warn(
+                "return_generator is deprecated: use return_as='generator'",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return_as = "generator" if return_generator else return_as
         self.return_as = validation.check_return_as(return_as)
         self.verbose = validation.check_verbose(_pick(verbose, settings, "verbose"))
         self.timeout = validation.check_timeout(timeout)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import pickle
+from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
@@ -40,3 +43,30 @@ def _pickle_problem(obj: Any) -> str | None:
 def _short_repr(obj: Any) -> str:
     text = repr(obj)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+class CloudPickled:
+    """A callable that pickles through cloudpickle, whatever pickler carries it."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        functools.update_wrapper(self, function)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.function(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (cloudpickle.dumps(self.function),))
+
+
+def _restore(data: bytes) -> CloudPickled:
+    return CloudPickled(pickle.loads(data))
+
+
+def wrap_non_picklable_objects(function: Callable[..., Any]) -> CloudPickled:
+    """Make a function defined interactively picklable by any pickler (via cloudpickle).
+
+    parjob already pickles tasks with cloudpickle for process backends; this is for code
+    that hands functions to a plain ``pickle``-based tool, as joblib's decorator does.
+    """
+    return CloudPickled(function)
