@@ -85,7 +85,8 @@ class Backend:
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, n_jobs: int, settings: RunSettings) -> None:
-        """Get ready to run ``n_jobs`` tasks at once; called before every call's first submit."""
+        """Get ready to run ``n_jobs`` tasks at once; called before every call, so it must be
+        cheap when the workers are already up (and restart them after :meth:`abort`)."""
 
     def encode(self, batch: Batch) -> Work:
         """Turn a batch into what :meth:`submit` sends; pickles it when ``serializes``."""

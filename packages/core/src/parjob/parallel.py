@@ -102,7 +102,6 @@ class Parallel:
         self._lock = threading.Lock()
         self._running = False
         self._managed = False
-        self._started_n_jobs = 0
 
     @property
     def backend(self) -> Backend:
@@ -115,7 +114,7 @@ class Parallel:
     # -- reuse across calls ----------------------------------------------------------
     def __enter__(self) -> Parallel:
         self._managed = True
-        self._start(self._effective_n_jobs())
+        self._backend.start(self._effective_n_jobs(), self.settings)
         return self
 
     def __exit__(
@@ -125,13 +124,7 @@ class Parallel:
         tb: TracebackType | None,
     ) -> None:
         self._managed = False
-        self._started_n_jobs = 0
         self._backend.stop()
-
-    def _start(self, n_jobs: int) -> None:
-        if self._started_n_jobs != n_jobs:
-            self._backend.start(n_jobs, self.settings)
-            self._started_n_jobs = n_jobs
 
     # -- a call ----------------------------------------------------------------------
     def __call__(self, iterable: Iterable[Task]) -> Any:
@@ -170,7 +163,7 @@ class Parallel:
             if self.return_as == "list":
                 return run_inline_list(tasks, progress)
             return self._finally(run_inline(tasks, progress), stop=False)
-        self._start(n_jobs)
+        self._backend.start(n_jobs, self.settings)  # cheap when the workers are ready
         progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
         total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
         run = Run(
@@ -211,7 +204,6 @@ class Parallel:
 
     def _stop(self) -> None:
         if not self._managed:
-            self._started_n_jobs = 0
             self._backend.stop()
 
     def __repr__(self) -> str:

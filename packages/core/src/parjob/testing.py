@@ -251,6 +251,12 @@ class BackendConformance:
             second = parallel(delayed(square)(i) for i in range(10, 20))
         assert first + second == [i * i for i in range(20)]
 
+    def test_context_manager_survives_an_error(self, configured: None) -> None:
+        with Parallel() as parallel:
+            with pytest.raises(ValueError):
+                parallel(delayed(fail_on)(i, 2) for i in range(6))
+            assert parallel(delayed(square)(i) for i in range(6)) == [i * i for i in range(6)]
+
     def test_second_call_while_generator_runs_is_refused(self, configured: None) -> None:
         parallel = Parallel(return_as="generator")
         out = parallel(delayed(square)(i) for i in range(10))
