@@ -1,0 +1,264 @@
+"""``dask``: run parjob batches as tasks on a dask.distributed cluster.
+
+The core batches tasks, orders results, applies timeouts and re-raises task errors; this
+backend finds the client (:mod:`parjob_dask.cluster`), swaps scattered data for futures
+(:mod:`parjob_dask.scatter`), submits each batch as one dask task and relays its outcome
+to a :class:`concurrent.futures.Future`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections import deque
+from concurrent.futures import CancelledError, InvalidStateError
+from concurrent.futures import Future as ConcurrentFuture
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from parjob.backend import Backend, RunSettings
+from parjob.tasks import Batch, BatchResult
+from parjob.validation import parse_nbytes
+from parjob_dask import cluster, scatter
+
+if TYPE_CHECKING:  # distributed is imported when a backend is created, not with this module
+    from distributed import Client, Future
+
+DEFAULT_SCATTER_THRESHOLD = 1024**2
+
+
+def run_batch(data: bytes, *values: Any) -> BatchResult:
+    """The dask task: unpickle one batch (scattered objects already on the worker), run it."""
+    return scatter.load_batch(data, values)()
+
+
+class DaskWork(NamedTuple):
+    """A batch ready for ``client.submit``: its pickle and the futures it refers to."""
+
+    data: bytes
+    futures: tuple[Future, ...]
+    name: str
+
+    def __call__(self) -> BatchResult:  # the contract's Work: runnable in the caller too
+        return run_batch(self.data, *(future.result() for future in self.futures))
+
+
+class DaskBackend(Backend):
+    """Batches as dask tasks on the user's cluster, the worker's, or an embedded one.
+
+    Parameters (``parallel_config("dask", ...)`` or ``Parallel(backend="dask", ...)``):
+
+    ``client``: a ``distributed.Client`` or a scheduler address; default: the worker's
+    client inside a task, else the current default client, else an embedded LocalCluster.
+    ``scatter``: objects sent to the workers once per context; tasks taking them get the
+    worker-side copy. ``scatter_threshold``: numpy/pandas arguments this large (bytes or
+    e.g. ``"1M"``) are scattered automatically once per call; None turns that off.
+    ``resources``, ``retries``, ``priority``, ``pure``: passed to ``client.submit``.
+    ``wait_for_workers_timeout``: seconds to wait for a first worker (default 10).
+    """
+
+    name = "dask"
+    uses_threads = False
+    serializes = True
+    local = False
+    can_interrupt = False  # a cancelled task that already runs finishes in its worker
+    # a dask round trip costs ~10 ms on a busy laptop: batches of ~0.1 s hide it behind
+    # the next queued batch, yet stay short enough to balance the tail across workers
+    target_batch_seconds = 0.1
+    default_priority = None  # never the default backend: a cluster is asked for by name
+    default_n_jobs = -1  # Parallel(backend="dask") uses every worker thread
+
+    def __init__(
+        self,
+        client: Client | str | None = None,
+        scatter: list[Any] | tuple[Any, ...] | None = None,
+        scatter_threshold: int | str | None = DEFAULT_SCATTER_THRESHOLD,
+        resources: dict[str, float] | None = None,
+        retries: int = 0,
+        priority: int = 0,
+        pure: bool = False,
+        wait_for_workers_timeout: float | None = 10.0,
+    ) -> None:
+        if scatter is not None and not isinstance(scatter, (list, tuple)):
+            raise TypeError(f"scatter must be a list or tuple of objects, got {scatter!r}")
+        from distributed import Client
+
+        if client is not None and not isinstance(client, (Client, str)):
+            raise TypeError(
+                f"client must be a distributed.Client or a scheduler address, got {client!r}"
+            )
+        self._client_spec = client
+        self._scatter = scatter
+        self.scatter_threshold = parse_nbytes(scatter_threshold)
+        self._options: dict[str, Any] = {"retries": retries, "priority": priority}
+        if resources:
+            self._options["resources"] = dict(resources)
+        self.pure = bool(pure)
+        self.wait_for_workers_timeout = wait_for_workers_timeout
+        self._client: Client | None = None
+        self._in_worker = cluster.in_worker()
+        self._seceded: int | None = None  # ident of the task thread that left the pool
+        self._cap: int | None = None  # most batches on the cluster at once (explicit n_jobs)
+        self._lock = threading.Lock()
+        self._active: set[Future] = set()
+        self._pending: deque[tuple[DaskWork, ConcurrentFuture[BatchResult]]] = deque()
+        self._explicit: dict[int, Future] = {}
+        self._auto: dict[int, tuple[Any, Future]] = {}
+
+    # -- the cluster -----------------------------------------------------------------
+    @property
+    def client(self) -> Client:
+        """The dask client this backend submits to (found on first use)."""
+        if self._client is None or self._client.status in ("closing", "closed"):
+            self._client = cluster.find_client(self._client_spec)
+        return self._client
+
+    def capacity(self) -> int:
+        """Threads of all workers now in the cluster (waits for a first worker)."""
+        client = self.client
+        total = sum(client.nthreads().values())
+        if total == 0 and self.wait_for_workers_timeout != 0:
+            try:
+                client.wait_for_workers(1, timeout=self.wait_for_workers_timeout)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"no dask worker joined the cluster at {client.scheduler.address} within "
+                    f"wait_for_workers_timeout={self.wait_for_workers_timeout}s"
+                ) from None
+            total = sum(client.nthreads().values())
+        return max(total, 1)
+
+    def nested(self, n_jobs: int) -> tuple[str, int]:
+        return ("dask", -1)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, n_jobs: int, settings: RunSettings) -> None:
+        # called before every call: arrays scattered for the previous call may have changed
+        self._auto.clear()
+        capacity = self.capacity()
+        self._cap = n_jobs if n_jobs < capacity else None
+        if self._scatter is not None:
+            self._explicit = scatter.scattered(self.client, self._scatter)
+        if self._in_worker and self._seceded is None:
+            # leave the worker's thread pool while this task waits for its nested tasks,
+            # so they can run on this worker (no deadlock on a small cluster)
+            from distributed import secede
+
+            secede()
+            self._seceded = threading.get_ident()
+
+    def encode(self, batch: Batch) -> DaskWork:
+        table = self._explicit
+        if self.scatter_threshold is not None:
+            large = [
+                obj
+                for obj in scatter.large_arguments(batch, self.scatter_threshold)
+                if id(obj) not in table
+            ]
+            if large:
+                self._scatter_auto(large)
+            if self._auto:
+                table = {**table, **{key: future for key, (_, future) in self._auto.items()}}
+        data, futures = scatter.dumps(batch, table)
+        func = batch.tasks[0][0] if batch.tasks else None
+        name = getattr(func, "__name__", None) or type(func).__name__
+        return DaskWork(data, futures, name)
+
+    def _scatter_auto(self, objects: list[Any]) -> None:
+        fresh = {id(obj): obj for obj in objects if id(obj) not in self._auto}
+        if not fresh:
+            return
+        client = self.client
+        objects = list(fresh.values())
+        futures = cluster.isolated(
+            client.scatter, objects, hash=False, direct=cluster.direct(client)
+        )
+        for (key, obj), future in zip(fresh.items(), futures, strict=True):
+            self._auto[key] = (obj, future)  # holding obj keeps its id valid
+
+    def submit(self, work: DaskWork) -> ConcurrentFuture[BatchResult]:  # type: ignore[override]
+        future: ConcurrentFuture[BatchResult] = ConcurrentFuture()
+        with self._lock:
+            if self._cap is not None and len(self._active) >= self._cap:
+                self._pending.append((work, future))
+            else:
+                self._launch(work, future)
+        return future
+
+    def _launch(self, work: DaskWork, future: ConcurrentFuture[BatchResult]) -> None:
+        options = dict(self._options)
+        if self.pure:
+            options["pure"] = True
+        else:
+            options["pure"] = False
+            options["key"] = f"parjob-{work.name}-{uuid.uuid4().hex}"
+        task = self.client.submit(run_batch, work.data, *work.futures, **options)
+        self._active.add(task)
+        task.add_done_callback(lambda task: self._relay(task, future))
+
+    def _relay(self, task: Future, future: ConcurrentFuture[BatchResult]) -> None:
+        # runs in dask's callback thread once the task is done
+        outcome: Any = None
+        error: BaseException | None = None
+        if task.status == "cancelled":
+            error = CancelledError(f"dask task {task.key} was cancelled")
+        else:
+            try:
+                outcome = task.result()
+            except Exception as exc:  # the batch's TaskFailure, KilledWorker, ...
+                # its traceback's frames hold the dask future: drop them, so an exception
+                # the user keeps does not keep the task on the scheduler (the worker-side
+                # traceback travels as text in the TaskFailure)
+                error = exc.with_traceback(None)
+                error.__context__ = None
+            except BaseException as exc:  # e.g. asyncio's CancelledError
+                error = CancelledError(f"dask task {task.key}: {type(exc).__name__}: {exc}")
+        with self._lock:
+            self._active.discard(task)
+            waiting = self._pending.popleft() if self._pending else None
+            if waiting is not None:
+                try:
+                    self._launch(*waiting)
+                except Exception as exc:  # e.g. the client closed: fail it, never hang
+                    _settle(waiting[1], None, exc)
+        _settle(future, outcome, error)
+
+    def stop(self) -> None:
+        self._release()
+        if self._seceded is not None:
+            if self._seceded == threading.get_ident():
+                from distributed import rejoin
+
+                rejoin()
+            self._seceded = None
+        scatter.sweep()
+
+    def abort(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            tasks = list(self._active)
+            self._active.clear()
+            pending = list(self._pending)
+            self._pending.clear()
+            self._auto.clear()
+        for _, future in pending:
+            future.cancel()
+        if tasks and self._client is not None:
+            with contextlib.suppress(Exception):  # a closing client drops its futures anyway
+                self._client.cancel(tasks)
+
+    def __repr__(self) -> str:
+        where = self._client.scheduler.address if self._client is not None else "not connected"
+        return f"<DaskBackend {where}>"
+
+
+def _settle(
+    future: ConcurrentFuture[BatchResult], outcome: Any, error: BaseException | None
+) -> None:
+    with contextlib.suppress(InvalidStateError):  # the core cancelled it (abort)
+        if error is None:
+            future.set_result(outcome)
+        else:
+            future.set_exception(error)

@@ -1,0 +1,81 @@
+"""Task functions for the dask tests (a module the workers can import)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from parjob import Parallel, delayed
+
+#: keeps what tasks received alive in the worker, so ids are never reused
+_KEPT: list[Any] = []
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def sleep_then(x: Any, seconds: float) -> Any:
+    time.sleep(seconds)
+    return x
+
+
+def fail_on(x: int, bad: int) -> int:
+    if x == bad:
+        raise ValueError(f"task got the bad value {x}")
+    return x
+
+
+def where(_: Any = None) -> int:
+    return os.getpid()
+
+
+def held_id(obj: Any) -> tuple[int, int]:
+    """Which worker, and which object it got: equal ids mean one worker-side copy."""
+    _KEPT.append(obj)
+    return os.getpid(), id(obj)
+
+
+def first_item(obj: Any) -> Any:
+    return obj[0]
+
+
+def interval(seconds: float) -> tuple[float, float]:
+    began = time.time()
+    time.sleep(seconds)
+    return began, time.time()
+
+
+def backend_name(_: Any = None) -> str:
+    return Parallel().backend.name
+
+
+def fan_out(n: int) -> list[int]:
+    """A task that runs its own Parallel on the cluster (nested fan-out)."""
+    return Parallel()(delayed(sleep_then)(i * i, 0.05) for i in range(n))
+
+
+def fan_out_twice(n: int) -> int:
+    return sum(sum(part) for part in Parallel()(delayed(fan_out)(n) for _ in range(2)))
+
+
+def fail_once(path: str) -> str:
+    marker = Path(path)
+    if not marker.exists():
+        marker.write_text("failed once")
+        raise RuntimeError("first attempt fails")
+    return "ok"
+
+
+def die(_: Any = None) -> None:
+    os._exit(1)
+
+
+def fan_out_large_array(n: int) -> list[int]:
+    """A task that passes a large array to its own nested Parallel (scattered from it)."""
+    import numpy as np
+
+    big = np.ones(2**18)
+    return Parallel(batch_size=1)(delayed(len)(big) for _ in range(n))

@@ -1,0 +1,21 @@
+"""The core's conformance suite, on the session's 2-worker LocalCluster."""
+
+from parjob.testing import BackendConformance
+
+
+class TestDaskConformance(BackendConformance):
+    backend = "dask"
+
+
+class TestDaskConformanceNoAutoScatter(BackendConformance):
+    """Same suite with every batch pickled whole (automatic scatter off)."""
+
+    backend = "dask"
+    backend_params = {"scatter_threshold": None}
+
+
+class TestDaskConformanceOneJob(BackendConformance):
+    """n_jobs=1 runs on the cluster, one batch at a time (the backend's own cap)."""
+
+    backend = "dask"
+    n_jobs = 1
