@@ -1,0 +1,262 @@
+"""What the ``loky`` and ``multiprocessing`` backends share.
+
+A :class:`ProcessBackend` runs each batch through :func:`parjob_loky.worker.run` in an
+executor of worker processes; a subclass only says how to open and close its executor.
+Shared here: memory-mapping large arrays (``encode``), inner thread limits, naming the
+batch whose worker died, and stopping the workers on a timeout, an error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sys
+import threading
+import time
+from concurrent.futures import Executor, Future, InvalidStateError
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from typing import Any, ClassVar, NamedTuple
+
+from parjob.backend import Backend, RunSettings, Work
+from parjob.cpu import cpu_count
+from parjob.tasks import Batch, BatchResult, EncodedBatch
+from parjob_loky import crash, threads
+from parjob_loky.memmap import ArrayStore
+from parjob_loky.worker import run
+
+#: Batch tokens, unique in this process, so a worker's record names one batch.
+_tokens = itertools.count()
+
+
+class _Pending(NamedTuple):
+    outer: Future[BatchResult]  # what the core waits on
+    inner: Future[Any]  # the executor's
+    executor: Executor
+
+
+class ProcessBackend(Backend):
+    """Base class: batches run in worker processes of an executor the subclass provides."""
+
+    uses_threads = False
+    serializes = True
+    local = True
+    can_interrupt = True
+    # batches are timed from when a worker starts them until their results are back here,
+    # and large results count extra (see _timed)
+    target_batch_seconds = 0.05
+    #: Whether :meth:`stop` keeps the workers for the next call.
+    keeps_workers: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self._executor: Executor | None = None
+        self._n_jobs = 0
+        self._limits: threads.Limits | None = None
+        self._store: ArrayStore | None = None
+        self._store_settings: RunSettings | None = None
+        self._pending: dict[int, _Pending] = {}
+        self._lock = threading.Lock()
+        self._blamed: BaseException | None = None
+
+    # -- what subclasses provide ----------------------------------------------------------
+    def _open_executor(self, n_jobs: int) -> Executor:
+        """An executor with ``n_jobs`` workers (reusing the current one when it can)."""
+        raise NotImplementedError
+
+    def _close_executor(self, executor: Executor, kill: bool) -> None:
+        """Shut ``executor`` down; with ``kill``, stop its running workers at once."""
+        raise NotImplementedError
+
+    # -- the contract ----------------------------------------------------------------------
+    def nested(self, n_jobs: int) -> tuple[str, int]:
+        # never a process pool per task: nested calls share this worker's CPU share
+        return ("threading", max(cpu_count() // n_jobs, 1))
+
+    def start(self, n_jobs: int, settings: RunSettings) -> None:
+        # called before every call, also inside a ``with Parallel()`` block
+        self._n_jobs = n_jobs
+        self._limits = threads.worker_env(n_jobs, settings.inner_max_num_threads)
+        if settings != self._store_settings:
+            self._close_store()
+            self._store = ArrayStore(settings) if settings.mmap_mode is not None else None
+            self._store_settings = settings
+        elif self._store is not None:
+            # arrays may have changed since the last call: write them again
+            self._store.new_call()
+        executor = self._open_executor(n_jobs)
+        if not _workers_alive(executor):
+            # a worker died between calls (killed while idle, out of memory): the pool may
+            # not know yet, so start this call on a fresh one
+            self._executor = None
+            self._close_executor(executor, kill=True)
+            executor = self._open_executor(n_jobs)
+        self._executor = executor
+
+    def encode(self, batch: Batch) -> Work:
+        store = self._store
+        if store is None or sys.modules.get("numpy") is None:  # no numpy, no arrays to map
+            return EncodedBatch.of(batch)
+        return EncodedBatch.of(batch, pickler=store.dumps)
+
+    def submit(self, work: Work) -> Future[BatchResult]:
+        token = next(_tokens)
+        args = (
+            work,
+            token,
+            crash.status_folder(),
+            self._limits,
+            self._store.results_folder() if self._store is not None else None,
+        )
+        executor = self._executor or self._reopen()
+        try:
+            inner = executor.submit(run, *args)
+        except (BrokenProcessPool, RuntimeError):
+            # the pool broke or was shut down since the call started (a worker killed while
+            # idle, or another user of a shared pool): one retry on a fresh pool
+            executor = self._reopen()
+            inner = executor.submit(run, *args)
+        outer: Future[BatchResult] = Future()
+        self._pending[token] = _Pending(outer, inner, executor)
+        inner.add_done_callback(partial(self._settle, token))
+        return outer
+
+    def stop(self) -> None:
+        self._pending.clear()
+        self._close_store()
+        if not self.keeps_workers and self._executor is not None:
+            executor, self._executor = self._executor, None
+            self._close_executor(executor, kill=False)
+
+    def abort(self) -> None:
+        with self._lock:
+            pending = list(self._pending.values())
+            self._pending.clear()
+        running = False
+        for entry in pending:
+            entry.outer.cancel()
+            if not entry.inner.cancel() and not entry.inner.done():
+                running = True
+        if running or not self.keeps_workers:
+            executor, self._executor = self._executor, None
+            if executor is not None:
+                self._close_executor(executor, kill=True)
+            crash.forget_dead()
+        self._close_store()
+
+    # -- internals -------------------------------------------------------------------------
+    def _reopen(self) -> Executor:
+        old, self._executor = self._executor, None
+        if old is not None:
+            with contextlib.suppress(Exception):  # already broken or shut down
+                self._close_executor(old, kill=True)
+        self._executor = self._open_executor(self._n_jobs or cpu_count())
+        return self._executor
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def _settle(self, token: int, inner: Future[Any]) -> None:
+        """Pass the executor's outcome on to the core's future (in the executor's thread)."""
+        error = None if inner.cancelled() else inner.exception()
+        if isinstance(error, BrokenProcessPool):
+            with contextlib.suppress(Exception):  # a nicety: never lose the outcome for it
+                self._blame(error)
+        entry = self._pending.pop(token, None)
+        if entry is None:  # aborted, or already failed by _blame
+            return
+        try:
+            if inner.cancelled():
+                entry.outer.cancel()
+            elif error is not None:
+                entry.outer.set_exception(error)
+            else:
+                try:
+                    result = _timed(*inner.result())
+                except Exception as exc:  # never leave the core waiting
+                    entry.outer.set_exception(exc)
+                else:
+                    entry.outer.set_result(result)
+        except InvalidStateError:  # cancelled by the core meanwhile
+            pass
+
+    def _blame(self, error: BrokenProcessPool) -> None:
+        """The pool broke: fail first the batches whose worker died, saying how it died.
+
+        Runs when the executor fails its first future, before it stops the other workers,
+        so the workers that are gone at this point are the ones that died.
+        """
+        with self._lock:
+            if error is self._blamed:
+                return
+            self._blamed = error
+            for token, pid in crash.last_started().items():
+                entry = self._pending.get(token)
+                if entry is None:
+                    continue
+                exitcode = _exitcode(entry.executor, pid)
+                if exitcode is None and crash.is_alive(pid):
+                    continue
+                del self._pending[token]
+                died = _worker_error(
+                    f"the worker process (pid {pid}) running it {crash.describe_exit(exitcode)}"
+                )
+                died.__cause__ = error
+                with contextlib.suppress(InvalidStateError):
+                    entry.outer.set_exception(died)
+
+
+#: Large results count as this many bytes per second of a batch's time (see _timed).
+RESULT_BYTES_PER_SECOND = 128 * 1024**2
+
+
+def _timed(result: BatchResult, started: float) -> BatchResult:
+    """The batch's result, with the time the core sizes batches from.
+
+    It runs from when the worker started the batch until its results arrived here, as
+    sending large results back can cost more than computing them; and results count as
+    at least ``RESULT_BYTES_PER_SECOND``, so batches of tasks that return large arrays
+    stay small, and a generator consumed slowly holds few of them.
+    """
+    seconds = time.monotonic() - started
+    if not result.seconds <= seconds < result.seconds + 3600:  # clocks not comparable
+        seconds = result.seconds
+    results = result.results
+    numpy = sys.modules.get("numpy")
+    if results and numpy is not None and isinstance(results[0], numpy.ndarray):
+        # the first result stands for the batch: tasks of a call are usually alike
+        held = results[0].nbytes * len(results)
+        seconds = max(seconds, held / RESULT_BYTES_PER_SECOND)
+    return BatchResult(results, seconds)
+
+
+def _workers_alive(executor: Executor) -> bool:
+    """False when a worker of ``executor`` has died (read from its table of processes)."""
+    processes = getattr(executor, "_processes", None) or {}
+    try:
+        return all(process.is_alive() for process in list(processes.values()))
+    except Exception:  # the table changed meanwhile: let the pool report its own state
+        return True
+
+
+def _exitcode(executor: Executor, pid: int) -> int | None:
+    """Exit code of worker ``pid`` (negative: killed by that signal), None while it runs.
+
+    loky's process pools keep their workers, by pid, in ``_processes`` (as the standard
+    library's do); it is only read: here after a crash, and in ``_workers_alive``.
+    """
+    process = (getattr(executor, "_processes", None) or {}).get(pid)
+    if process is None:
+        return None
+    try:
+        return process.exitcode
+    except Exception:
+        return None
+
+
+def _worker_error(message: str) -> BrokenProcessPool:
+    try:
+        from loky.process_executor import TerminatedWorkerError
+    except ImportError:  # pragma: no cover - loky is a dependency
+        return BrokenProcessPool(message)
+    return TerminatedWorkerError(message)

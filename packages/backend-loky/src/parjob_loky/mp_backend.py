@@ -1,0 +1,46 @@
+"""``multiprocessing``: the older process backend, on :mod:`multiprocessing` processes.
+
+Workers are started with the platform's default start method (``fork`` on Linux before
+Python 3.14, so they start fast and inherit the caller's state), or the one ``context``
+names, for each call, or once for a ``with Parallel()`` block, as joblib's backend of the
+same name does. The pool itself is loky's process executor, non-reusable, on that
+context: results travel with cloudpickle (so classes defined in ``__main__`` come back),
+a crashed worker is detected at once with its exit code, and a stuck worker can be killed.
+Results, errors, crash reports, memory-mapping and thread limits are the same as ``loky``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Executor
+from typing import Any
+
+from parjob_loky.base import ProcessBackend
+
+
+class MultiprocessingBackend(ProcessBackend):
+    """A pool of ``multiprocessing`` worker processes per call (or ``with`` block)."""
+
+    name = "multiprocessing"
+    default_priority = 50
+    keeps_workers = False
+
+    def __init__(self, context: Any = None) -> None:
+        super().__init__()
+        if context is None or isinstance(context, str):
+            context = multiprocessing.get_context(context)
+        self.context = context
+        self._size = 0
+
+    def _open_executor(self, n_jobs: int) -> Executor:
+        if self._executor is not None and self._size == n_jobs:
+            return self._executor
+        if self._executor is not None:
+            self._close_executor(self._executor, kill=False)
+        from loky import ProcessPoolExecutor
+
+        self._size = n_jobs
+        return ProcessPoolExecutor(n_jobs, context=self.context)
+
+    def _close_executor(self, executor: Executor, kill: bool) -> None:
+        executor.shutdown(wait=True, kill_workers=kill)  # type: ignore[call-arg]
