@@ -181,3 +181,12 @@ def test_bad_config_values_are_named() -> None:
         parallel_config(mmap_mode="w")
     with pytest.raises(ValueError, match="inner_max_num_threads"):
         parallel_config(inner_max_num_threads=0)
+
+
+def test_none_disables_memmapping_from_a_config_block() -> None:
+    with parallel_config(max_nbytes=None, mmap_mode=None):
+        settings = Parallel().settings
+        assert (settings.max_nbytes, settings.mmap_mode) == (None, None)
+    with parallel_config(verbose=1):
+        settings = Parallel().settings
+        assert (settings.max_nbytes, settings.mmap_mode) == (1024**2, "r")

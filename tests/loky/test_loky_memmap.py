@@ -94,7 +94,6 @@ def test_small_arrays_and_max_nbytes(big: np.ndarray) -> None:
     assert {info["type"] for info in out} == {"ndarray"}
 
 
-@pytest.mark.xfail(reason="core: parallel_config treats max_nbytes=None as 'not set'")
 def test_max_nbytes_none_in_a_config_block_disables_memmapping(big: np.ndarray) -> None:
     with parallel_config(max_nbytes=None):
         out = Parallel(n_jobs=2)(delayed(describe_array)(big) for _ in range(2))

@@ -6,13 +6,12 @@ unpickles and runs the batch (large arrays open as memory maps while it unpickle
 
 from __future__ import annotations
 
-import gc
 import pickle
 import sys
 import time
 from typing import Any
 
-from parjob.tasks import Batch, BatchResult, EncodedBatch
+from parjob.tasks import BatchResult, EncodedBatch
 from parjob_loky import crash, memmap, threads
 
 _result_reducers = False
@@ -43,27 +42,11 @@ def run(
         threads.apply(limits)
     try:
         if isinstance(work, EncodedBatch):
-            return _unpickle(work.data)(), started
+            return work.load()(), started
         return work(), started
     finally:
         if not _result_reducers and sys.modules.get("numpy") is not None:
             _register_result_reducers()
-
-
-def _unpickle(data: bytes) -> Batch:
-    """``pickle.loads`` with the cyclic garbage collector paused.
-
-    Unpickling a batch of many small tasks creates a container or three per task; the
-    collector, triggered every few hundred of them, would take most of the time (four
-    fifths of it for a batch of 100,000 tiny tasks) and find nothing to free.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return pickle.loads(data)  # type: ignore[no-any-return]
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _register_result_reducers() -> None:

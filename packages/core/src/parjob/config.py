@@ -15,6 +15,7 @@ from typing import Any
 from parjob import validation
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_UNSET = object()
 _current: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "parjob_config", default=_EMPTY
 )
@@ -23,6 +24,23 @@ _current: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
 def current() -> Mapping[str, Any]:
     """The configuration in force here: only the keys some block has set."""
     return _current.get()
+
+
+class Default:
+    """A documented default that a caller did not override (shown as its value)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def chosen(value: Any, settings: Mapping[str, Any], key: str) -> Any:
+    """``value`` if the caller gave one, else the configured ``key``, else the default."""
+    if isinstance(value, Default):
+        return settings.get(key, value.value)
+    return value
 
 
 class parallel_config:
@@ -39,8 +57,8 @@ class parallel_config:
         n_jobs: int | None = None,
         verbose: int | None = None,
         temp_folder: str | None = None,
-        max_nbytes: int | str | None = None,
-        mmap_mode: str | None = None,
+        max_nbytes: int | str | None = Default(None),  # type: ignore[assignment]
+        mmap_mode: str | None = Default(None),  # type: ignore[assignment]
         prefer: str | None = None,
         require: str | None = None,
         inner_max_num_threads: int | None = None,
@@ -54,8 +72,12 @@ class parallel_config:
             "n_jobs": n_jobs,
             "verbose": validation.check_verbose(verbose) if verbose is not None else None,
             "temp_folder": temp_folder,
-            "max_nbytes": validation.parse_nbytes(max_nbytes) if max_nbytes is not None else None,
-            "mmap_mode": validation.check_mmap_mode(mmap_mode) if mmap_mode is not None else None,
+            "max_nbytes": _UNSET
+            if isinstance(max_nbytes, Default)
+            else validation.parse_nbytes(max_nbytes),
+            "mmap_mode": _UNSET
+            if isinstance(mmap_mode, Default)
+            else validation.check_mmap_mode(mmap_mode),
             "prefer": validation.check_prefer(prefer),
             "require": validation.check_require(require),
             "inner_max_num_threads": (
@@ -64,7 +86,14 @@ class parallel_config:
                 else None
             ),
         }
-        self.settings = {key: value for key, value in settings.items() if value is not None}
+        # None means "not set", except for max_nbytes and mmap_mode, where None disables
+        # memory-mapping: those two use a marker for "not set" instead
+        keep_none = ("max_nbytes", "mmap_mode")
+        self.settings = {
+            key: value
+            for key, value in settings.items()
+            if value is not _UNSET and (value is not None or key in keep_none)
+        }
         if backend_params:
             self.settings["backend_params"] = dict(backend_params)
         self._tokens: list[contextvars.Token[Mapping[str, Any]]] = []

@@ -12,26 +12,11 @@ from typing import Any
 from parjob import config, validation
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
+from parjob.config import Default, chosen
 from parjob.progress import Progress
 from parjob.runner import Run, run_inline, run_inline_list
 from parjob.selection import choose
 from parjob.tasks import Task
-
-
-class _Default:
-    """A documented default that a ``parallel_config`` block may override."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return repr(self.value)
-
-
-def _pick(value: Any, settings: Any, key: str) -> Any:
-    if isinstance(value, _Default):
-        return settings.get(key, value.value)
-    return value
 
 
 class Parallel:
@@ -54,15 +39,15 @@ class Parallel:
         n_jobs: int | None = None,
         backend: str | Backend | None = None,
         return_as: str = "list",
-        verbose: int = _Default(0),  # type: ignore[assignment]
+        verbose: int = Default(0),  # type: ignore[assignment]
         timeout: float | None = None,
         pre_dispatch: str | int = "2 * n_jobs",
         batch_size: int | str = "auto",
-        temp_folder: str | None = _Default(None),  # type: ignore[assignment]
-        max_nbytes: int | str | None = _Default("1M"),  # type: ignore[assignment]
-        mmap_mode: str | None = _Default("r"),  # type: ignore[assignment]
-        prefer: str | None = _Default(None),  # type: ignore[assignment]
-        require: str | None = _Default(None),  # type: ignore[assignment]
+        temp_folder: str | None = Default(None),  # type: ignore[assignment]
+        max_nbytes: int | str | None = Default("1M"),  # type: ignore[assignment]
+        mmap_mode: str | None = Default("r"),  # type: ignore[assignment]
+        prefer: str | None = Default(None),  # type: ignore[assignment]
+        require: str | None = Default(None),  # type: ignore[assignment]
         return_generator: bool | None = None,
         **backend_kwargs: Any,
     ) -> None:
@@ -75,15 +60,15 @@ class Parallel:
             )
             return_as = "generator" if return_generator else return_as
         self.return_as = validation.check_return_as(return_as)
-        self.verbose = validation.check_verbose(_pick(verbose, settings, "verbose"))
+        self.verbose = validation.check_verbose(chosen(verbose, settings, "verbose"))
         self.timeout = validation.check_timeout(timeout)
         self.batch_size = validation.check_batch_size(batch_size)
-        self.prefer = validation.check_prefer(_pick(prefer, settings, "prefer"))
-        self.require = validation.check_require(_pick(require, settings, "require"))
+        self.prefer = validation.check_prefer(chosen(prefer, settings, "prefer"))
+        self.require = validation.check_require(chosen(require, settings, "require"))
         self.settings = RunSettings(
-            temp_folder=_pick(temp_folder, settings, "temp_folder"),
-            max_nbytes=validation.parse_nbytes(_pick(max_nbytes, settings, "max_nbytes")),
-            mmap_mode=validation.check_mmap_mode(_pick(mmap_mode, settings, "mmap_mode")),
+            temp_folder=chosen(temp_folder, settings, "temp_folder"),
+            max_nbytes=validation.parse_nbytes(chosen(max_nbytes, settings, "max_nbytes")),
+            mmap_mode=validation.check_mmap_mode(chosen(mmap_mode, settings, "mmap_mode")),
             inner_max_num_threads=settings.get("inner_max_num_threads"),
             timeout=self.timeout,
         )

@@ -20,7 +20,7 @@ from parjob.batching import Batcher
 from parjob.errors import SerializationError, TaskFailure, WorkerCrashedError
 from parjob.progress import Progress
 from parjob.serialization import explain
-from parjob.tasks import Batch, BatchResult, Task
+from parjob.tasks import Batch, BatchResult, Task, paused_gc
 
 
 def run_inline(tasks: Iterator[Task], progress: Progress) -> Iterator[Any]:
@@ -133,7 +133,8 @@ class Run:
             self.limit is None or len(self.inflight) + waiting < self.limit
         ):
             size = self.batcher.next_size(self.dispatched)
-            chunk = list(islice(self.tasks, size))
+            with paused_gc():  # the input makes a few containers per task, all kept
+                chunk = list(islice(self.tasks, size))
             if not chunk:
                 self.exhausted = True
                 self.progress.total = self.dispatched

@@ -7,12 +7,12 @@ one worker executes in one go; it is a plain picklable callable, so any executor
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
-
-import cloudpickle
 
 from parjob import config
 from parjob.errors import TaskFailure
@@ -69,36 +69,62 @@ class BatchResult(NamedTuple):
 class Batch:
     """Consecutive tasks starting at input position ``start``, run by one worker."""
 
-    __slots__ = ("nested", "portable", "start", "tasks")
+    __slots__ = ("_arguments", "_function", "_tasks", "nested", "portable", "start")
 
     def __init__(self, start: int, tasks: list[Task], nested: tuple[str, int]) -> None:
         self.start = start
-        self.tasks = tasks
+        self._tasks: list[Task] | None = tasks
         #: backend name and n_jobs that Parallel calls made by these tasks default to
         self.nested = nested
         #: set when the batch crossed a process boundary (exceptions must pickle)
         self.portable = False
+        self._function: Any = None
+        self._arguments: list[tuple[Any, ...]] | None = None
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The batch's tasks as ``(function, args, kwargs)`` tuples."""
+        if self._tasks is None:
+            self._tasks = [(self._function, args, {}) for args in self._arguments or ()]
+        return self._tasks
 
     def __len__(self) -> int:
-        return len(self.tasks)
+        return len(self.tasks) if self._arguments is None else len(self._arguments)
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.start, self.tasks, self.nested)
+        # The usual batch is one function over many positional arguments: pickle the
+        # function once and the arguments as a list (no empty kwargs dict per task), which
+        # makes pickling and unpickling tiny tasks several times faster.
+        tasks = self.tasks
+        function = tasks[0][0] if tasks else None
+        for func, _, kwargs in tasks:
+            if func is not function or kwargs:
+                return (self.start, tasks, self.nested)
+        return (self.start, function, [task[1] for task in tasks], self.nested)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.start, self.tasks, self.nested = state
+        if len(state) == 4:
+            self.start, self._function, self._arguments, self.nested = state
+            self._tasks = None
+        else:
+            self.start, self._tasks, self.nested = state
+            self._function = self._arguments = None
         self.portable = True
 
     def __call__(self) -> BatchResult:
         token = config.enter_worker(*self.nested)
         results: list[Any] = []
         append = results.append
-        func: Any = None
+        func: Any = self._function
         failure = None
         began = time.perf_counter()
         try:
-            for func, args, kwargs in self.tasks:
-                append(func(*args, **kwargs))
+            if self._arguments is not None:
+                for args in self._arguments:
+                    append(func(*args))
+            else:
+                for func, args, kwargs in self.tasks:
+                    append(func(*args, **kwargs))
         except BaseException as exc:
             failure = TaskFailure.capture(self.start + len(results), func, exc, self.portable)
         finally:
@@ -131,10 +157,32 @@ class EncodedBatch:
     def __setstate__(self, data: bytes) -> None:
         self.data = data
 
+    def load(self) -> Batch:
+        """Unpickle the batch, with the cyclic garbage collector paused.
+
+        Unpickling many small tasks creates a few containers per task; the collector,
+        triggered every few hundred of them, would take most of the time and free nothing.
+        """
+        with paused_gc():
+            return pickle.loads(self.data)  # type: ignore[no-any-return]
+
     def __call__(self) -> BatchResult:
-        batch: Batch = pickle.loads(self.data)
-        return batch()
+        return self.load()()
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many short-lived containers are made."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _dumps(obj: Any) -> bytes:
+    import cloudpickle  # only callers pickle batches; workers just load them
+
     return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
