@@ -79,3 +79,14 @@ def fan_out_large_array(n: int) -> list[int]:
 
     big = np.ones(2**18)
     return Parallel(batch_size=1)(delayed(len)(big) for _ in range(n))
+
+
+def array_kind(obj: Any) -> tuple[str, bool, str | None]:
+    """The array's type, whether it is writeable, and the file it maps (if any)."""
+    import numpy as np
+
+    base = obj
+    while base is not None and not isinstance(base, np.memmap):
+        base = getattr(base, "base", None)
+    filename = getattr(base, "filename", None)
+    return type(obj).__name__, bool(obj.flags.writeable), filename

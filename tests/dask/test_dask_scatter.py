@@ -1,5 +1,7 @@
 """Scattered data: explicit ``scatter=[...]`` once per context, and automatic scatter of
-large numpy arguments once per call; tasks get the worker-side object, not a copy each."""
+large numpy arguments once per call; tasks get the worker-side object, not a copy each.
+On a cluster on this machine large arrays are memory-mapped instead (``mmap_mode=None``
+turns that off, which is how the scatter path is tested here)."""
 
 from __future__ import annotations
 
@@ -74,13 +76,17 @@ def test_a_new_context_scatters_again(client: Client) -> None:
 
 def test_large_array_is_scattered_automatically(client: Client) -> None:
     big = np.ones(2**18)  # 2 MiB, above the 1 MiB default
-    out = Parallel(backend="dask", batch_size=1)(delayed(t.held_id)(big) for _ in range(8))
+    out = Parallel(backend="dask", batch_size=1, mmap_mode=None)(
+        delayed(t.held_id)(big) for _ in range(8)
+    )
     assert set(copies_per_worker(out).values()) == {1}
 
 
 def test_large_keyword_and_nested_arguments_too(client: Client) -> None:
     big = np.ones(2**18)
-    out = Parallel(backend="dask", batch_size=1)(delayed(t.held_id)(obj=big) for _ in range(4))
+    out = Parallel(backend="dask", batch_size=1, mmap_mode=None)(
+        delayed(t.held_id)(obj=big) for _ in range(4)
+    )
     assert set(copies_per_worker(out).values()) == {1}
     out = Parallel(backend="dask", batch_size=1)(delayed(t.first_item)([big, 1]) for _ in range(4))
     assert [len(x) for x in out] == [2**18] * 4
@@ -88,7 +94,7 @@ def test_large_keyword_and_nested_arguments_too(client: Client) -> None:
 
 def test_threshold_is_configurable_and_can_be_off(client: Client) -> None:
     small = np.ones(1000)
-    out = Parallel(backend="dask", batch_size=1, scatter_threshold="1k")(
+    out = Parallel(backend="dask", batch_size=1, scatter_threshold="1k", mmap_mode=None)(
         delayed(t.held_id)(small) for _ in range(6)
     )
     assert set(copies_per_worker(out).values()) == {1}
@@ -101,7 +107,7 @@ def test_threshold_is_configurable_and_can_be_off(client: Client) -> None:
 
 def test_each_call_sees_current_data(client: Client) -> None:
     big = np.zeros(2**18)
-    with Parallel(backend="dask") as parallel:
+    with Parallel(backend="dask", mmap_mode=None) as parallel:
         assert parallel([delayed(t.first_item)(big)]) == [0.0]
         big[0] = 5.0  # changed in place between two calls of one Parallel
         assert parallel([delayed(t.first_item)(big)]) == [5.0]
@@ -119,3 +125,36 @@ def test_pandas_objects_are_scattered(client: Client) -> None:
     frame = pd.DataFrame({"a": np.arange(2**18)})
     out = Parallel(backend="dask", batch_size=1)(delayed(t.held_id)(frame) for _ in range(6))
     assert set(copies_per_worker(out).values()) == {1}
+
+
+def test_same_machine_cluster_gets_memory_maps(client: Client) -> None:
+    import os
+
+    big = np.ones(2**18)
+    before = data_keys(client)
+    out = Parallel(backend="dask", batch_size=1)(delayed(t.array_kind)(big) for _ in range(6))
+    assert {kind for kind, _, _ in out} == {"memmap"}
+    assert not any(writeable for _, writeable, _ in out)  # mmap_mode="r"
+    files = {name for _, _, name in out}
+    assert len(files) == 1  # written once for the call, read in place by every task
+    assert data_keys(client) == before  # nothing went through the scheduler
+    assert not any(os.path.exists(name) for name in files)  # removed after the call
+
+
+def test_memory_maps_see_each_calls_data(client: Client) -> None:
+    big = np.zeros(2**18)
+    with Parallel(backend="dask") as parallel:
+        assert parallel([delayed(t.first_item)(big)]) == [0.0]
+        big[0] = 5.0
+        assert parallel([delayed(t.first_item)(big)]) == [5.0]
+
+
+def test_memory_map_folder_removed_after_an_error(client: Client) -> None:
+    import os
+
+    big = np.ones(2**18)
+    tasks = [delayed(t.array_kind)(big), delayed(t.fail_on)(1, 1)]
+    with pytest.raises(ValueError):
+        Parallel(backend="dask", batch_size=1)(tasks)
+    folders = [os.path.join("/dev/shm", n) for n in os.listdir("/dev/shm")]
+    assert not [f for f in folders if f"parjob_{os.getpid()}_" in f and os.path.isdir(f)]

@@ -21,8 +21,7 @@ from loky_tasks import (
     write_into,
 )
 
-from parjob import Parallel, RunSettings, WorkerCrashedError, delayed, parallel_config
-from parjob_loky import memmap
+from parjob import Parallel, RunSettings, WorkerCrashedError, delayed, memmap, parallel_config
 
 BACKENDS = ["loky", "multiprocessing"]
 MB = 1024**2

@@ -9,6 +9,7 @@ to a :class:`concurrent.futures.Future`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import uuid
 from collections import deque
@@ -23,6 +24,8 @@ from parjob_dask import cluster, scatter
 
 if TYPE_CHECKING:  # distributed is imported when a backend is created, not with this module
     from distributed import Client, Future
+
+    from parjob.memmap import ArrayStore
 
 DEFAULT_SCATTER_THRESHOLD = 1024**2
 
@@ -103,6 +106,7 @@ class DaskBackend(Backend):
         self._active: set[Future] = set()
         self._pending: deque[tuple[DaskWork, ConcurrentFuture[BatchResult]]] = deque()
         self._explicit: dict[int, Future] = {}
+        self._store: ArrayStore | None = None
         self._auto: dict[int, tuple[Any, Future]] = {}
 
     # -- the cluster -----------------------------------------------------------------
@@ -135,6 +139,16 @@ class DaskBackend(Backend):
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         # called before every call: arrays scattered for the previous call may have changed
         self._auto.clear()
+        self._close_store()
+        mappable = self.scatter_threshold is not None and settings.mmap_mode is not None
+        if mappable and cluster.same_host(self.client):
+            # workers share this machine's memory: large arrays go through memory-mapped
+            # files, written once and read in place, instead of over the network
+            from parjob.memmap import ArrayStore
+
+            self._store = ArrayStore(
+                dataclasses.replace(settings, max_nbytes=self.scatter_threshold)
+            )
         capacity = self.capacity()
         self._cap = n_jobs if n_jobs < capacity else None
         if self._scatter is not None:
@@ -149,17 +163,19 @@ class DaskBackend(Backend):
 
     def encode(self, batch: Batch) -> DaskWork:
         table = self._explicit
+        # with a store, numpy arrays are memory-mapped; only pandas objects are scattered
+        kinds = ("pandas",) if self._store is not None else ("numpy", "pandas")
         if self.scatter_threshold is not None:
             large = [
                 obj
-                for obj in scatter.large_arguments(batch, self.scatter_threshold)
+                for obj in scatter.large_arguments(batch, self.scatter_threshold, kinds)
                 if id(obj) not in table
             ]
             if large:
                 self._scatter_auto(large)
             if self._auto:
                 table = {**table, **{key: future for key, (_, future) in self._auto.items()}}
-        data, futures = scatter.dumps(batch, table)
+        data, futures = scatter.dumps(batch, table, self._store)
         func = batch.tasks[0][0] if batch.tasks else None
         name = getattr(func, "__name__", None) or type(func).__name__
         return DaskWork(data, futures, name)
@@ -231,10 +247,17 @@ class DaskBackend(Backend):
 
                 rejoin()
             self._seceded = None
+        self._close_store()
         scatter.sweep()
 
     def abort(self) -> None:
         self._release()
+        self._close_store()
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def _release(self) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
@@ -182,3 +183,23 @@ def close() -> None:
             _, client = _connections.popitem()
             with contextlib.suppress(Exception):
                 client.close()
+
+
+_LOOPBACK = ("localhost", "::1")
+
+
+def same_host(client: Client) -> bool:
+    """Whether every worker runs on this machine, so files in its memory reach them.
+
+    True for a LocalCluster object, or when every worker listens on a loopback address.
+    """
+    from distributed import LocalCluster
+
+    if isinstance(getattr(client, "cluster", None), LocalCluster):
+        return True
+    try:
+        addresses = list(client.scheduler_info()["workers"])
+    except Exception:
+        return False
+    hosts = {urlsplit(address).hostname or "" for address in addresses}
+    return bool(hosts) and all(h.startswith("127.") or h in _LOOPBACK for h in hosts)

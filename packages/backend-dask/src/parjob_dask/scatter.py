@@ -31,6 +31,8 @@ from parjob_dask.cluster import direct, isolated
 if TYPE_CHECKING:
     from distributed import Client, Future
 
+    from parjob.memmap import ArrayStore
+
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 # -- explicit scatter lists, once per context ----------------------------------------
@@ -98,24 +100,26 @@ def _on_gc(phase: str, info: dict[str, Any]) -> None:
 _SCANNED_CONTAINER = 32  # look one level into lists, tuples and dicts up to this size
 
 
-def large_arguments(batch: Batch, threshold: int) -> Iterator[Any]:
-    """numpy/pandas objects of at least ``threshold`` bytes among the batch's arguments."""
+def large_arguments(
+    batch: Batch, threshold: int, modules: tuple[str, ...] = ("numpy", "pandas")
+) -> Iterator[Any]:
+    """Objects of ``modules`` of at least ``threshold`` bytes among the batch's arguments."""
     for _, args, kwargs in batch.tasks:
         for value in (*args, *kwargs.values()):
             if isinstance(value, (list, tuple)) and len(value) <= _SCANNED_CONTAINER:
                 for item in value:
-                    if _is_large(item, threshold):
+                    if _is_large(item, threshold, modules):
                         yield item
             elif isinstance(value, dict) and len(value) <= _SCANNED_CONTAINER:
                 for item in value.values():
-                    if _is_large(item, threshold):
+                    if _is_large(item, threshold, modules):
                         yield item
-            elif _is_large(value, threshold):
+            elif _is_large(value, threshold, modules):
                 yield value
 
 
-def _is_large(obj: Any, threshold: int) -> bool:
-    if type(obj).__module__.partition(".")[0] not in ("numpy", "pandas"):
+def _is_large(obj: Any, threshold: int, modules: tuple[str, ...]) -> bool:
+    if type(obj).__module__.partition(".")[0] not in modules:
         return False
     from dask.sizeof import sizeof
 
@@ -126,11 +130,23 @@ def _is_large(obj: Any, threshold: int) -> bool:
 
 
 class _Pickler(cloudpickle.CloudPickler):
-    def __init__(self, file: io.BytesIO, table: dict[int, Future]) -> None:
+    def __init__(
+        self, file: io.BytesIO, table: dict[int, Future], store: ArrayStore | None
+    ) -> None:
         super().__init__(file, protocol=_PROTOCOL)
         self.table = table
         self.used: dict[int, int] = {}
         self.futures: list[Future] = []
+        self.store = store
+        numpy = sys.modules.get("numpy")
+        self.ndarray = numpy.ndarray if numpy is not None and store is not None else None
+
+    def reducer_override(self, obj: Any) -> Any:
+        if self.ndarray is not None and isinstance(obj, self.ndarray):
+            reduced = self.store.reduce(obj)  # type: ignore[union-attr]
+            if reduced is not None:
+                return reduced
+        return super().reducer_override(obj)
 
     def persistent_id(self, obj: Any) -> int | None:
         future = self.table.get(id(obj))
@@ -143,12 +159,15 @@ class _Pickler(cloudpickle.CloudPickler):
         return index
 
 
-def dumps(batch: Batch, table: dict[int, Future]) -> tuple[bytes, tuple[Future, ...]]:
-    """Pickle ``batch``; objects in ``table`` become references to their futures."""
-    if not table:
+def dumps(
+    batch: Batch, table: dict[int, Future], store: ArrayStore | None = None
+) -> tuple[bytes, tuple[Future, ...]]:
+    """Pickle ``batch``; objects in ``table`` become references to their futures, and
+    with a ``store`` (workers on this machine) large numpy arrays become memory maps."""
+    if not table and store is None:
         return cloudpickle.dumps(batch, protocol=_PROTOCOL), ()
     buffer = io.BytesIO()
-    pickler = _Pickler(buffer, table)
+    pickler = _Pickler(buffer, table, store)
     pickler.dump(batch)
     return buffer.getvalue(), tuple(pickler.futures)
 

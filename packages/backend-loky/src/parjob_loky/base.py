@@ -20,9 +20,9 @@ from typing import Any, ClassVar, NamedTuple
 
 from parjob.backend import Backend, RunSettings, Work
 from parjob.cpu import cpu_count
+from parjob.memmap import ArrayStore
 from parjob.tasks import Batch, BatchResult, EncodedBatch
 from parjob_loky import crash, threads
-from parjob_loky.memmap import ArrayStore
 from parjob_loky.worker import run
 
 #: Batch tokens, unique in this process, so a worker's record names one batch.

@@ -11,8 +11,9 @@ import sys
 import time
 from typing import Any
 
+from parjob import memmap
 from parjob.tasks import BatchResult, EncodedBatch
-from parjob_loky import crash, memmap, threads
+from parjob_loky import crash, threads
 
 _result_reducers = False
 _protocol = pickle.HIGHEST_PROTOCOL  # loky pickles results with cloudpickle's default
@@ -31,7 +32,7 @@ def run(
     Returns the batch's result and when the worker started on it (``time.monotonic()``,
     the same clock in every process of a machine), from which the caller measures the
     whole cost of the batch, sending the results back included. ``spill`` is where result
-    arrays over a size go instead of the pickle (see :func:`parjob_loky.memmap.spill`).
+    arrays over a size go instead of the pickle (see :func:`parjob.memmap.spill`).
     """
     global _spill
     started = time.monotonic()

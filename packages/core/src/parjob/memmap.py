@@ -298,7 +298,13 @@ _tracked: set[str] = set()
 
 
 def _track(folder: str) -> None:
-    """Let loky's resource tracker remove ``folder`` if this process dies first."""
+    """Let loky's resource tracker remove ``folder`` if this process dies first.
+
+    Only where a loky backend already runs (and so its tracker): other backends rely on
+    the finalizer and their own clean-up, without starting a tracker process.
+    """
+    if "loky" not in sys.modules:
+        return
     try:
         from loky.backend import resource_tracker
 
