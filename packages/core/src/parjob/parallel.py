@@ -16,7 +16,7 @@ from parjob.config import Default, chosen
 from parjob.progress import Progress
 from parjob.runner import Run, run_inline, run_inline_list
 from parjob.selection import choose
-from parjob.tasks import Task
+from parjob.tasks import Task, forget_last_delayed
 
 
 class Parallel:
@@ -138,6 +138,7 @@ class Parallel:
         finally:
             if self.return_as == "list":
                 self._running = False
+            forget_last_delayed()
 
     def _results(self, tasks: Iterator[Task], iterable: Iterable[Task]) -> Iterator[Any]:
         tasks = _checked(tasks)

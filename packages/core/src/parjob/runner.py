@@ -91,6 +91,7 @@ class Run:
         #: count results waiting to be yielded against the limit too, so a slowly consumed
         #: generator holds a bounded amount of results
         self.bounded = bounded
+        self.n_jobs = n_jobs
         self.dispatched = 0
         self.exhausted = False
         self.inflight: dict[Future[BatchResult], tuple[Batch, float]] = {}
@@ -135,15 +136,20 @@ class Run:
             size = self.batcher.next_size(self.dispatched)
             with paused_gc():  # the input makes a few containers per task, all kept
                 chunk = list(islice(self.tasks, size))
-            if not chunk:
+            if len(chunk) < size:  # the input ended (read no further ahead: pre_dispatch)
                 self.exhausted = True
+            pieces = [chunk] if chunk else []
+            if self.exhausted and chunk and self.batcher.fixed is None:
+                # the last chunk: share it among the workers, so none idles at the end
+                pieces = _split(chunk, self.n_jobs)
+            for piece in pieces:
+                batch = Batch(self.dispatched, piece, self.nested)
+                self.dispatched += len(piece)
+                self._submit(batch)
+                if self.ordered:
+                    self.order.append(batch.start)
+            if self.exhausted:
                 self.progress.total = self.dispatched
-                return
-            batch = Batch(self.dispatched, chunk, self.nested)
-            self.dispatched += len(chunk)
-            self._submit(batch)
-            if self.ordered:
-                self.order.append(batch.start)
 
     def _submit(self, batch: Batch) -> None:
         work: Any = batch
@@ -201,6 +207,14 @@ class Run:
             future.cancel()
         self.inflight.clear()
         self.backend.abort()
+
+
+def _split(chunk: list[Task], parts: int) -> list[list[Task]]:
+    """``chunk`` cut into at most ``parts`` runs of nearly equal length (none empty)."""
+    parts = max(min(parts, len(chunk)), 1)
+    step, extra = divmod(len(chunk), parts)
+    bounds = [k * step + min(k, extra) for k in range(parts + 1)]
+    return [chunk[bounds[k] : bounds[k + 1]] for k in range(parts)]
 
 
 def _name(func: Any) -> str:

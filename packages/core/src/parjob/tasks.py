@@ -20,14 +20,30 @@ from parjob.errors import TaskFailure
 Task = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
+#: ``delayed(f)`` is usually called once per task with the same ``f``: reuse the last one
+_last: tuple[Any, Any] = (None, None)
+
+
 def delayed(function: Callable[..., Any]) -> Delayed:
     """Wrap ``function`` so that calling it records the call as a task instead of running it.
 
     ``delayed(f)(x, y=1)`` returns ``(f, (x,), {"y": 1})``, which ``Parallel`` runs.
     """
+    global _last
+    last_function, last_delayed = _last
+    if function is last_function:
+        return last_delayed
     if not callable(function):
         raise TypeError(f"delayed() takes a callable, got {function!r}")
-    return Delayed(function)
+    made = Delayed(function)
+    _last = (function, made)  # one assignment: safe when threads call delayed() too
+    return made
+
+
+def forget_last_delayed() -> None:
+    """Drop the reference ``delayed`` keeps to the last function (end of a call)."""
+    global _last
+    _last = (None, None)
 
 
 class Delayed:
