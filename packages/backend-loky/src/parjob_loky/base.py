@@ -44,7 +44,7 @@ class ProcessBackend(Backend):
     can_interrupt = True
     # batches are timed from when a worker starts them until their results are back here,
     # and large results count extra (see _timed)
-    target_batch_seconds = 0.05
+    target_batch_seconds = 0.1
     #: Whether :meth:`stop` keeps the workers for the next call.
     keeps_workers: ClassVar[bool] = True
 
