@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import operator
 import pickle
 import time
 from collections.abc import Callable, Iterator
@@ -85,7 +86,7 @@ class BatchResult(NamedTuple):
 class Batch:
     """Consecutive tasks starting at input position ``start``, run by one worker."""
 
-    __slots__ = ("_arguments", "_function", "_tasks", "nested", "portable", "start")
+    __slots__ = ("_arguments", "_function", "_single", "_tasks", "nested", "portable", "start")
 
     def __init__(self, start: int, tasks: list[Task], nested: tuple[str, int]) -> None:
         self.start = start
@@ -95,13 +96,18 @@ class Batch:
         #: set when the batch crossed a process boundary (exceptions must pickle)
         self.portable = False
         self._function: Any = None
-        self._arguments: list[tuple[Any, ...]] | None = None
+        #: after unpickling a uniform batch: each task's args (or its one argument)
+        self._arguments: list[Any] | None = None
+        self._single = False
 
     @property
     def tasks(self) -> list[Task]:
         """The batch's tasks as ``(function, args, kwargs)`` tuples."""
         if self._tasks is None:
-            self._tasks = [(self._function, args, {}) for args in self._arguments or ()]
+            arguments = self._arguments or ()
+            if self._single:
+                arguments = [(value,) for value in arguments]
+            self._tasks = [(self._function, args, {}) for args in arguments]
         return self._tasks
 
     def __len__(self) -> int:
@@ -109,22 +115,30 @@ class Batch:
 
     def __getstate__(self) -> tuple[Any, ...]:
         # The usual batch is one function over many positional arguments: pickle the
-        # function once and the arguments as a list (no empty kwargs dict per task), which
-        # makes pickling and unpickling tiny tasks several times faster.
+        # function once and the arguments as a list (no empty kwargs dict per task), and,
+        # when each task has one argument, the bare values (no tuple per task). Pickling
+        # and unpickling tiny tasks gets several times faster.
         tasks = self.tasks
         function = tasks[0][0] if tasks else None
-        for func, _, kwargs in tasks:
+        arguments: list[Any] = []
+        append = arguments.append
+        for func, args, kwargs in tasks:
             if func is not function or kwargs:
                 return (self.start, tasks, self.nested)
-        return (self.start, function, [task[1] for task in tasks], self.nested)
+            append(args)
+        single = set(map(len, arguments)) == {1}
+        if single:
+            arguments = list(map(_first, arguments))
+        return (self.start, function, arguments, self.nested, single)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        if len(state) == 4:
-            self.start, self._function, self._arguments, self.nested = state
+        if len(state) == 5:
+            self.start, self._function, self._arguments, self.nested, self._single = state
             self._tasks = None
         else:
             self.start, self._tasks, self.nested = state
             self._function = self._arguments = None
+            self._single = False
         self.portable = True
 
     def __call__(self) -> BatchResult:
@@ -135,7 +149,10 @@ class Batch:
         failure = None
         began = time.perf_counter()
         try:
-            if self._arguments is not None:
+            if self._single:
+                for value in self._arguments:  # type: ignore[union-attr]
+                    append(func(value))
+            elif self._arguments is not None:
                 for args in self._arguments:
                     append(func(*args))
             else:
@@ -196,6 +213,9 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+_first = operator.itemgetter(0)
 
 
 def _dumps(obj: Any) -> bytes:
