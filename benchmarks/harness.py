@@ -4,6 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 
+#: Task functions the suites share (defined in each case's ``__main__``, as a user would).
+DOUBLE = """
+def double(x):
+    return x * 2
+"""
+
+SPIN = """
+def spin(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+"""
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:

@@ -1,20 +1,8 @@
 """Core issue workloads: tiny tasks on threads and inline, CPU-bound tasks on threads."""
 
-from harness import Case, Workload
+from harness import DOUBLE, SPIN, Case, Workload
 
-TINY = """
-def double(x):
-    return x * 2
-N = 100_000
-"""
-
-SPIN = """
-def spin(n):
-    total = 0
-    for i in range(n):
-        total += i
-    return total
-"""
+TINY = DOUBLE + "N = 100_000\n"
 
 WORKLOADS = [
     Workload(

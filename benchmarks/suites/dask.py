@@ -5,7 +5,7 @@ setup and warms it up with a tiny call, so only the workload itself is timed. ``
 the same work handed straight to dask in a few large batches (``client.map`` over chunks).
 """
 
-from harness import Case, Workload
+from harness import DOUBLE, SPIN, Case, Workload
 
 CLUSTER = """
 import logging
@@ -40,19 +40,7 @@ with joblib.parallel_config("dask"):
     Parallel(n_jobs=-1)(delayed(abs)(i) for i in range(10))  # warm-up
 """
 
-TINY = """
-def double(x):
-    return x * 2
-N = 10_000
-"""
-
-SPIN = """
-def spin(n):
-    total = 0
-    for i in range(n):
-        total += i
-    return total
-"""
+TINY = DOUBLE + "N = 10_000\n"
 
 ARRAY = """
 import numpy as np

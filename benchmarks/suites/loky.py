@@ -7,7 +7,7 @@ a process pool in a few large chunks. Functions defined in a setup are also set 
 them in its forked workers.
 """
 
-from harness import Case, Workload
+from harness import DOUBLE, SPIN, Case, Workload
 
 EXPOSE = """
 import sys as _sys
@@ -16,19 +16,7 @@ for _name in ("double", "spin", "column", "blob"):
         setattr(_sys.modules["__main__"], _name, globals()[_name])
 """
 
-TINY = """
-def double(x):
-    return x * 2
-N = 100_000
-"""
-
-SPIN = """
-def spin(n):
-    total = 0
-    for i in range(n):
-        total += i
-    return total
-"""
+TINY = DOUBLE + "N = 100_000\n"
 
 ARRAY = """
 import numpy as np

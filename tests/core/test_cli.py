@@ -29,3 +29,26 @@ def test_console_script_entry_point() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "threading" in done.stdout
+
+
+def test_demo_speed_ups_are_against_sequential(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--quick", "--backend", "threading", "--backend", "sequential"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith(("sequential", "threading"))]
+    assert rows[0].startswith("sequential") and rows[0].count("1.00x") == 2
+
+
+def test_demo_with_only_the_core_names_the_plugins() -> None:
+    import os
+
+    env = {**os.environ, "PARJOB_LOAD_PLUGINS": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "parjob.cli", "demo", "--quick"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "threading" in done.stdout and "sequential" in done.stdout
+    assert 'pip install "parjob[loky]"' in done.stdout
+    assert 'pip install "parjob[dask]"' in done.stdout

@@ -51,8 +51,8 @@ def _time(backend: str, tasks: list, expected: list) -> float:
 
 def run_demo(out: TextIO, only: Sequence[str] | None = None, quick: bool = False) -> int:
     names = list(only) if only else plugins.list_backends()
-    if "sequential" not in names:
-        names.insert(0, "sequential")
+    # sequential first: it is the baseline the speed-ups are measured against
+    names = ["sequential", *(name for name in names if name != "sequential")]
     workloads = _workloads(quick)
     print(f"parjob demo on {cpu_count()} CPUs: {', '.join(w[0] for w in workloads)}\n", file=out)
     header = ["backend"] + [f"{label}: time, speed-up" for label, _, _ in workloads]
