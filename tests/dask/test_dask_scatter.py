@@ -31,6 +31,7 @@ def data_keys(client: Client) -> list[str]:
 
 
 def test_explicit_scatter_once_per_context(client: Client) -> None:
+    assert wait_until_released(client) == []  # nothing left from earlier tests
     payload = {"rows": list(range(1000))}  # any object, not only arrays
     with parallel_config("dask", scatter=[payload]):
         first = Parallel(batch_size=1)(delayed(t.held_id)(payload) for _ in range(8))
