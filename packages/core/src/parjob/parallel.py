@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
@@ -128,10 +129,7 @@ class Parallel:
                 )
             self._running = True
         try:
-            results = self._results(tasks, iterable)
-            if self.return_as == "list":
-                return list(results)
-            return results
+            return self._results(tasks, iterable)
         except BaseException:
             self._running = False
             raise
@@ -140,7 +138,7 @@ class Parallel:
                 self._running = False
             forget_last_delayed()
 
-    def _results(self, tasks: Iterator[Task], iterable: Iterable[Task]) -> Iterator[Any]:
+    def _results(self, tasks: Iterator[Task], iterable: Iterable[Task]) -> Any:
         tasks = _checked(tasks)
         n_jobs = self._effective_n_jobs()
         progress = Progress(self.verbose, n_jobs)
@@ -171,7 +169,10 @@ class Parallel:
             self._stop()
             raise
         if self.return_as == "list":
-            return self._finally(_in_order(run.batches()))
+            try:
+                return _in_order(run.batches())
+            finally:
+                self._stop()
         return self._finally(_flatten(run.batches()))
 
     def _finally(self, results: Iterator[Any], stop: bool = True) -> Iterator[Any]:
@@ -196,6 +197,9 @@ class Parallel:
         return f"Parallel(n_jobs={self.n_jobs}, backend={self._backend.name!r})"
 
 
+_first = operator.itemgetter(0)
+
+
 def _checked(tasks: Iterator[Task]) -> Iterator[Task]:
     """Check the first task's shape (cheaply, once), then hand all tasks on."""
     for first in tasks:
@@ -213,7 +217,9 @@ def _flatten(batches: Iterator[tuple[int, list[Any]]]) -> Iterator[Any]:
         yield from results
 
 
-def _in_order(batches: Iterator[tuple[int, list[Any]]]) -> Iterator[Any]:
-    # list mode collects batches as they finish, then lays them out by input position
-    for _, results in sorted(batches, key=lambda item: item[0]):
-        yield from results
+def _in_order(batches: Iterator[tuple[int, list[Any]]]) -> list[Any]:
+    """List mode: collect batches as they finish, then lay them out by input position."""
+    out: list[Any] = []
+    for _, results in sorted(batches, key=_first):
+        out.extend(results)
+    return out
