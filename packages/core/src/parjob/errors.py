@@ -7,6 +7,11 @@ import traceback
 from typing import Any
 
 
+def function_name(func: Any) -> str:
+    """How messages name a task's function: its qualified name, else its repr."""
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+
+
 class RemoteTraceback(Exception):
     """The formatted traceback of a task that failed in another process or machine.
 
@@ -66,7 +71,7 @@ class TaskFailure(Exception):
     def capture(cls, index: int, func: Any, exc: BaseException, portable: bool) -> TaskFailure:
         """Record ``exc``; when it must cross a process boundary, check that it can."""
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+        name = function_name(func)
         carried: BaseException | None = exc
         if portable:
             try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from parjob.backend import Backend
 from parjob.batching import Batcher
-from parjob.errors import SerializationError, TaskFailure, WorkerCrashedError
+from parjob.errors import SerializationError, TaskFailure, WorkerCrashedError, function_name
 from parjob.progress import Progress
 from parjob.serialization import explain
 from parjob.tasks import Batch, BatchResult, Task, paused_gc
@@ -58,7 +58,7 @@ def run_inline_list(tasks: Iterator[Task], progress: Progress) -> list[Any]:
 
 def _name_task(exc: BaseException, index: int, func: Any) -> None:
     if func is not None and hasattr(exc, "add_note"):
-        exc.add_note(f"parjob: raised by task {index} ({_name(func)})")
+        exc.add_note(f"parjob: raised by task {index} ({function_name(func)})")
 
 
 class Run:
@@ -217,12 +217,8 @@ def _split(chunk: list[Task], parts: int) -> list[list[Task]]:
     return [chunk[bounds[k] : bounds[k + 1]] for k in range(parts)]
 
 
-def _name(func: Any) -> str:
-    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
-
-
 def _describe(batch: Batch) -> str:
     first = batch.tasks[0][0] if batch.tasks else None
     if len(batch) == 1:
-        return f"task {batch.start} ({_name(first)})"
-    return f"tasks {batch.start}-{batch.start + len(batch) - 1} ({_name(first)}, ...)"
+        return f"task {batch.start} ({function_name(first)})"
+    return f"tasks {batch.start}-{batch.start + len(batch) - 1} ({function_name(first)}, ...)"

@@ -9,7 +9,7 @@ from typing import Any
 
 import cloudpickle
 
-from parjob.errors import SerializationError
+from parjob.errors import SerializationError, function_name
 from parjob.tasks import Batch
 
 
@@ -17,7 +17,7 @@ def explain(batch: Batch, error: BaseException) -> SerializationError:
     """Find the first function, argument or keyword in ``batch`` that does not pickle."""
     for offset, (func, args, kwargs) in enumerate(batch.tasks):
         index = batch.start + offset
-        name = getattr(func, "__qualname__", None) or repr(func)
+        name = function_name(func)
         parts: list[tuple[str, Any]] = [("the function", func)]
         parts += [(f"positional argument {i}", arg) for i, arg in enumerate(args)]
         parts += [(f"keyword argument {key!r}", value) for key, value in kwargs.items()]
