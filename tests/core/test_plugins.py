@@ -44,6 +44,12 @@ def make_dist(root: Path, dist: str, module: str, source: str) -> None:
     (info / "entry_points.txt").write_text(f"[parjob]\n{module} = {module}\n")
 
 
+def make_plugin(root: Path, backend: str, contract: int = 1) -> None:
+    """An installed plugin ``fakeplug-<backend>`` that registers backend ``backend``."""
+    source = PLUGIN.format(cls=backend.title(), backend=backend, contract=contract)
+    make_dist(root, f"fakeplug-{backend}", f"fakeplug_{backend}", source)
+
+
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -61,12 +67,7 @@ def test_builtins_register_through_the_hook() -> None:
 
 
 def test_installed_plugin_is_found_without_registration(site: Path) -> None:
-    make_dist(
-        site,
-        "fakeplug-good",
-        "fakeplug_good",
-        PLUGIN.format(cls="Good", backend="good", contract=1),
-    )
+    make_plugin(site, "good")
     assert "good" in list_backends()
     entry = plugins.entries()["good"]
     assert (entry.source, entry.version) == ("fakeplug-good", "1.2.3")
@@ -75,12 +76,7 @@ def test_installed_plugin_is_found_without_registration(site: Path) -> None:
 
 
 def test_incompatible_contract_gets_a_clear_message(site: Path) -> None:
-    make_dist(
-        site,
-        "fakeplug-future",
-        "fakeplug_future",
-        PLUGIN.format(cls="Future", backend="future", contract=99),
-    )
+    make_plugin(site, "future", contract=99)
     assert "future" not in list_backends()
     with pytest.raises(PluginError) as info:
         Parallel(backend="future")
@@ -91,20 +87,15 @@ def test_incompatible_contract_gets_a_clear_message(site: Path) -> None:
 
 def test_plugin_that_fails_to_import_does_not_break_others(site: Path) -> None:
     make_dist(site, "fakeplug-broken", "fakeplug_broken", "raise ImportError('no engine')\n")
-    make_dist(
-        site,
-        "fakeplug-good",
-        "fakeplug_good",
-        PLUGIN.format(cls="Good", backend="good", contract=1),
-    )
+    make_plugin(site, "good")
     assert "good" in list_backends()
     broken = {b.name: b for b in plugins.broken_plugins()}
     assert "no engine" in broken["fakeplug_broken"].error
 
 
 def test_load_plugins_env_selects_plugins(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    make_dist(site, "fakeplug-a", "fakeplug_a", PLUGIN.format(cls="A", backend="a", contract=1))
-    make_dist(site, "fakeplug-b", "fakeplug_b", PLUGIN.format(cls="B", backend="b", contract=1))
+    make_plugin(site, "a")
+    make_plugin(site, "b")
     monkeypatch.setenv("PARJOB_LOAD_PLUGINS", "fakeplug-a")
     names = list_backends()
     assert "a" in names and "b" not in names
@@ -114,18 +105,13 @@ def test_load_plugins_env_selects_plugins(site: Path, monkeypatch: pytest.Monkey
 def test_empty_load_plugins_env_loads_only_builtins(
     site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_dist(site, "fakeplug-a", "fakeplug_a", PLUGIN.format(cls="A", backend="a", contract=1))
+    make_plugin(site, "a")
     monkeypatch.setenv("PARJOB_LOAD_PLUGINS", "")
     assert list_backends() == ["sequential", "threading"]
 
 
 def test_runtime_registration_wins_over_plugin(site: Path) -> None:
-    make_dist(
-        site,
-        "fakeplug-good",
-        "fakeplug_good",
-        PLUGIN.format(cls="Good", backend="good", contract=1),
-    )
+    make_plugin(site, "good")
 
     class Mine(ThreadingBackend):
         name = "good"
@@ -170,18 +156,8 @@ def test_default_backend_is_threading_without_process_plugin(
 def test_parjob_backends_command_lists_plugins(site: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     from parjob.cli import main
 
-    make_dist(
-        site,
-        "fakeplug-good",
-        "fakeplug_good",
-        PLUGIN.format(cls="Good", backend="good", contract=1),
-    )
-    make_dist(
-        site,
-        "fakeplug-future",
-        "fakeplug_future",
-        PLUGIN.format(cls="Future", backend="future", contract=99),
-    )
+    make_plugin(site, "good")
+    make_plugin(site, "future", contract=99)
     assert main(["backends"]) == 0
     out = capsys.readouterr().out
     assert "good" in out and "fakeplug-good 1.2.3" in out
