@@ -221,13 +221,18 @@ def test_default_folder_is_shared_memory_then_the_temp_folder(
 needs_shm = pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no /dev/shm")
 
 
+def disk_is_the_fallback(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """No temp folder set by the environment; the system temp folder is ``folder``."""
+    monkeypatch.delenv("JOBLIB_TEMP_FOLDER", raising=False)
+    monkeypatch.delenv("PARJOB_TEMP_FOLDER", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+
+
 @needs_shm
 def test_full_shared_memory_falls_back_to_disk(
     big: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("JOBLIB_TEMP_FOLDER", raising=False)
-    monkeypatch.delenv("PARJOB_TEMP_FOLDER", raising=False)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    disk_is_the_fallback(monkeypatch, tmp_path)
     monkeypatch.setattr(memmap, "_has_room", lambda folder, nbytes: False)
     info = Parallel(n_jobs=2)(delayed(describe_array)(big) for _ in range(2))[0]
     assert Path(info["folder"]).parent == tmp_path
@@ -239,9 +244,7 @@ def test_full_shared_memory_falls_back_to_disk(
 def test_shared_memory_filling_up_while_writing_falls_back_to_disk(
     big: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("JOBLIB_TEMP_FOLDER", raising=False)
-    monkeypatch.delenv("PARJOB_TEMP_FOLDER", raising=False)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    disk_is_the_fallback(monkeypatch, tmp_path)
     write = memmap._write_array
 
     def no_space_on_shm(array: np.ndarray, path: str, order: str) -> None:
