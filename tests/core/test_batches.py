@@ -69,3 +69,53 @@ def test_delayed_from_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def count_args(*args: object) -> int:
+    return len(args)
+
+
+class Scaler:
+    """A callable whose instances all compare equal, though each scales differently."""
+
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+
+    def __call__(self, x: int) -> int:
+        return x * self.factor
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Scaler)
+
+    __hash__ = object.__hash__
+
+
+def test_tasks_with_no_and_with_two_arguments_are_not_taken_for_one_each() -> None:
+    tasks = [delayed(count_args)(), delayed(count_args)(1, 2)]
+    assert roundtrip(Batch(0, tasks, ("sequential", 1)))().results == [0, 2]
+
+
+def test_callables_that_compare_equal_keep_their_own_state() -> None:
+    tasks = [delayed(Scaler(k))(10) for k in range(1, 4)]
+    assert roundtrip(Batch(0, tasks, ("sequential", 1)))().results == [10, 20, 30]
+
+
+def test_a_released_batch_still_names_its_tasks() -> None:
+    batch = Batch(7, [delayed(square)(i) for i in range(3)], ("sequential", 1))
+    batch.release()
+    assert len(batch) == 3 and batch.start == 7 and batch.first_function is square
+    assert batch.tasks == []  # the caller no longer holds the tasks' arguments
+
+
+def test_delayed_looks_like_the_function_it_wraps() -> None:
+    def documented(x: int) -> int:
+        """Some docs."""
+        return x
+
+    documented.flag = "kept"  # type: ignore[attr-defined]
+    wrapper = delayed(documented)
+    assert wrapper.__name__ == "documented" and wrapper.__doc__ == "Some docs."
+    assert wrapper.__qualname__ == documented.__qualname__
+    assert wrapper.__module__ == documented.__module__ and wrapper.flag == "kept"  # type: ignore[attr-defined]
+    scaler = Scaler(2)  # a callable object without a __name__ works too
+    assert delayed(scaler)(4) == (scaler, (4,), {})

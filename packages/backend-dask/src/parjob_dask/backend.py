@@ -208,27 +208,31 @@ class DaskBackend(Backend):
         else:
             options["pure"] = False
             options["key"] = f"parjob-{work.name}-{uuid.uuid4().hex}"
-        task = self.client.submit(run_batch, work.data, *work.futures, **options)
+        client = self.client
+        task = client.submit(run_batch, work.data, *work.futures, **options)
         self._active.add(task)
-        task.add_done_callback(lambda task: self._relay(task, future))
+        # fetch the outcome in dask's event loop as soon as the task ends: no hop through
+        # dask's one callback thread and back into the loop for every batch
+        client.loop.add_callback(self._relay, client, task, future)
 
-    def _relay(self, task: Future, future: ConcurrentFuture[BatchResult]) -> None:
-        # runs in dask's callback thread once the task is done
+    async def _relay(
+        self, client: Client, task: Future, future: ConcurrentFuture[BatchResult]
+    ) -> None:
         outcome: Any = None
         error: BaseException | None = None
-        if task.status == "cancelled":
-            error = CancelledError(f"dask task {task.key} was cancelled")
-        else:
-            try:
-                outcome = task.result()
-            except Exception as exc:  # the batch's TaskFailure, KilledWorker, ...
+        try:
+            outcome = await client.gather(task, asynchronous=True)
+        except Exception as exc:  # the batch's TaskFailure, KilledWorker, cancelled, ...
+            if task.status == "cancelled":
+                error = CancelledError(f"dask task {task.key} was cancelled")
+            else:
                 # its traceback's frames hold the dask future: drop them, so an exception
                 # the user keeps does not keep the task on the scheduler (the worker-side
                 # traceback travels as text in the TaskFailure)
                 error = exc.with_traceback(None)
                 error.__context__ = None
-            except BaseException as exc:  # e.g. asyncio's CancelledError
-                error = CancelledError(f"dask task {task.key}: {type(exc).__name__}: {exc}")
+        except BaseException as exc:  # e.g. asyncio's CancelledError when the loop stops
+            error = CancelledError(f"dask task {task.key}: {type(exc).__name__}: {exc}")
         with self._lock:
             self._active.discard(task)
             waiting = self._pending.popleft() if self._pending else None

@@ -3,14 +3,17 @@
 With ``batch_size="auto"`` the size adapts to the measured time per task, so that each
 batch runs for about the backend's ``target_batch_seconds``: tiny tasks are grouped until
 per-batch overhead no longer shows, slow tasks go one by one for good load balance. The
-first batch holds one task; sizes grow at most fourfold per step and shrink at once.
+first batch holds one task; sizes grow at most eightfold per step and shrink at once.
+When the number of tasks is known (or the end of the input has been read), batches
+shrink towards the end so that the workers finish together.
 """
 
 from __future__ import annotations
 
 import math
 
-_GROWTH = 4
+_GROWTH = 8
+_SHRINK = 8
 _MAX_AUTO = 100_000
 
 
@@ -37,9 +40,11 @@ class Batcher:
             return self.fixed
         size = self.size
         if self.total is not None:
-            # keep the tail balanced: no batch larger than a fair share of what is left
-            share = math.ceil((self.total - dispatched) / (2 * self.n_jobs))
-            size = min(size, max(share, 1))
+            # keep the tail balanced: no batch larger than a worker's share of what is
+            # left, so batches shrink towards the end; but not below an eighth of the
+            # timed size, where per-batch overhead would cost more than the imbalance
+            share = math.ceil((self.total - dispatched) / self.n_jobs)
+            size = min(size, max(share, size // _SHRINK, 1))
         return size
 
     def record(self, tasks: int, seconds: float) -> None:

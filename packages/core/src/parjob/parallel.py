@@ -19,6 +19,8 @@ from parjob.runner import Run, run_inline, run_inline_list
 from parjob.selection import choose
 from parjob.tasks import Task, forget_last_delayed
 
+_DEFAULT_PRE_DISPATCH = "2 * n_jobs"
+
 
 class Parallel:
     """Run ``delayed`` tasks in parallel and return their results in input order.
@@ -42,7 +44,7 @@ class Parallel:
         return_as: str = "list",
         verbose: int = Default(0),  # type: ignore[assignment]
         timeout: float | None = None,
-        pre_dispatch: str | int = "2 * n_jobs",
+        pre_dispatch: str | int = _DEFAULT_PRE_DISPATCH,
         batch_size: int | str = "auto",
         temp_folder: str | None = Default(None),  # type: ignore[assignment]
         max_nbytes: int | str | None = Default("1M"),  # type: ignore[assignment]
@@ -161,6 +163,8 @@ class Parallel:
             backend.nested(n_jobs),
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
+            # an explicit pre_dispatch bounds how far the input is read: honour it exactly
+            lookahead=total is None and self.pre_dispatch == _DEFAULT_PRE_DISPATCH,
         )
         # dispatch the first batches now, so workers start while the caller goes on
         try:

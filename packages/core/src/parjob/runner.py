@@ -12,15 +12,18 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
-from itertools import islice
 from typing import Any
 
 from parjob.backend import Backend
 from parjob.batching import Batcher
 from parjob.errors import SerializationError, TaskFailure, WorkerCrashedError, function_name
+from parjob.feed import Feed
 from parjob.progress import Progress
 from parjob.serialization import explain
 from parjob.tasks import Batch, BatchResult, Task, paused_gc
+
+#: tasks at least this long (measured) make the runner read the input ahead
+_SLOW_TASK_SECONDS = 1e-4
 
 
 def run_inline(tasks: Iterator[Task], progress: Progress) -> Iterator[Any]:
@@ -76,9 +79,10 @@ class Run:
         nested: tuple[str, int],
         ordered: bool,
         bounded: bool,
+        lookahead: bool = False,
     ) -> None:
         self.backend = backend
-        self.tasks = tasks
+        self.feed = Feed(tasks)
         self.batcher = batcher
         # with a timeout, only as many batches as workers are in flight, so a batch's
         # clock starts when it starts running
@@ -92,6 +96,9 @@ class Run:
         #: generator holds a bounded amount of results
         self.bounded = bounded
         self.n_jobs = n_jobs
+        #: read an input of unknown length ahead of dispatch by about what is in flight,
+        #: so its end is seen coming and the last batches are sized from it (_in_tail)
+        self.lookahead = lookahead
         self.dispatched = 0
         self.exhausted = False
         self.inflight: dict[Future[BatchResult], tuple[Batch, float]] = {}
@@ -129,27 +136,64 @@ class Run:
             raise
 
     def _fill(self) -> None:
-        waiting = len(self.waiting) if self.bounded else 0
-        while not self.exhausted and (
-            self.limit is None or len(self.inflight) + waiting < self.limit
-        ):
-            size = self.batcher.next_size(self.dispatched)
-            with paused_gc():  # the input makes a few containers per task, all kept
-                chunk = list(islice(self.tasks, size))
-            if len(chunk) < size:  # the input ended (read no further ahead: pre_dispatch)
-                self.exhausted = True
-            pieces = [chunk] if chunk else []
-            if self.exhausted and chunk and self.batcher.fixed is None:
-                # the last chunk: share it among the workers, so none idles at the end
-                pieces = _split(chunk, self.n_jobs)
-            for piece in pieces:
-                batch = Batch(self.dispatched, piece, self.nested)
-                self.dispatched += len(piece)
-                self._submit(batch)
-                if self.ordered:
-                    self.order.append(batch.start)
-            if self.exhausted:
-                self.progress.total = self.dispatched
+        # The input makes a few containers per task. With the collector paused while they
+        # are read, encoded and released, they are freed before it could scan them at all.
+        with paused_gc():
+            waiting = len(self.waiting) if self.bounded else 0
+            while not self.exhausted and (
+                self.limit is None or len(self.inflight) + waiting < self.limit or self._in_tail()
+            ):
+                self._dispatch_next()
+
+    def _window(self) -> int:
+        """About how many tasks ``pre_dispatch`` keeps in flight at the current batch size."""
+        return (self.limit or 2 * self.n_jobs) * self.batcher.size
+
+    def _in_tail(self) -> bool:
+        """Whether the rest of the input is so short that it all goes out now.
+
+        Sized from the end (each batch a fair share of what is left, so they shrink), the
+        last batches then wait in the backend's queue, and workers take them as they free
+        up: no round trip through the caller between them, and no worker left holding a
+        long batch while the others idle. Not when results are held back for a slow
+        consumer, nor with a timeout (whose clock starts when a batch is dispatched).
+        """
+        batcher = self.batcher
+        if self.bounded or self.timeout is not None or batcher.fixed is not None:
+            return False
+        if batcher.total is None or batcher.seconds_per_task is None:
+            return False
+        return batcher.total - self.dispatched <= 2 * self._window()
+
+    def _dispatch_next(self) -> None:
+        feed = self.feed
+        if self.lookahead and feed.total is None and self._tasks_are_slow():
+            feed.read_ahead(self._window())
+            if feed.total is not None:
+                self.batcher.total = feed.total  # the end is in sight: size batches from it
+        size = self.batcher.next_size(self.dispatched)
+        chunk = feed.take(size)
+        if len(chunk) < size or feed.empty:
+            self.exhausted = True
+        pieces = [chunk] if chunk else []
+        if self.exhausted and chunk and self.batcher.fixed is None:
+            # the last chunk: share it among the workers, so none idles at the end
+            pieces = _split(chunk, self.n_jobs)
+        for piece in pieces:
+            batch = Batch(self.dispatched, piece, self.nested)
+            self.dispatched += len(piece)
+            self._submit(batch)
+            if self.ordered:
+                self.order.append(batch.start)
+        if self.exhausted:
+            self.progress.total = self.dispatched
+
+    def _tasks_are_slow(self) -> bool:
+        # Reading ahead pays when tasks take far longer than making them. For tiny tasks
+        # it would only keep more of them alive (and scanned by the garbage collector),
+        # and their batches are short anyway.
+        estimate = self.batcher.seconds_per_task
+        return estimate is not None and estimate >= _SLOW_TASK_SECONDS
 
     def _submit(self, batch: Batch) -> None:
         work: Any = batch
@@ -161,6 +205,8 @@ class Run:
             except Exception as exc:
                 raise explain(batch, exc) from exc
         future = self.backend.submit(work)
+        if self.backend.serializes:
+            batch.release()
         self.inflight[future] = (batch, time.monotonic())
         future.add_done_callback(self.finished.put)
 
@@ -218,7 +264,7 @@ def _split(chunk: list[Task], parts: int) -> list[list[Task]]:
 
 
 def _describe(batch: Batch) -> str:
-    first = batch.tasks[0][0] if batch.tasks else None
+    first = batch.first_function
     if len(batch) == 1:
         return f"task {batch.start} ({function_name(first)})"
     return f"tasks {batch.start}-{batch.start + len(batch) - 1} ({function_name(first)}, ...)"

@@ -8,10 +8,13 @@ one worker executes in one go; it is a plain picklable callable, so any executor
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import itertools
 import operator
 import pickle
 import time
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -25,7 +28,7 @@ Task = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 _last: tuple[Any, Any] = (None, None)
 
 
-def delayed(function: Callable[..., Any]) -> Delayed:
+def delayed(function: Callable[..., Any]) -> Callable[..., Task]:
     """Wrap ``function`` so that calling it records the call as a task instead of running it.
 
     ``delayed(f)(x, y=1)`` returns ``(f, (x,), {"y": 1})``, which ``Parallel`` runs.
@@ -33,10 +36,10 @@ def delayed(function: Callable[..., Any]) -> Delayed:
     global _last
     last_function, last_delayed = _last
     if function is last_function:
-        return last_delayed
+        return last_delayed  # type: ignore[no-any-return]
     if not callable(function):
         raise TypeError(f"delayed() takes a callable, got {function!r}")
-    made = Delayed(function)
+    made = _wrapper(function)
     _last = (function, made)  # one assignment: safe when threads call delayed() too
     return made
 
@@ -47,33 +50,22 @@ def forget_last_delayed() -> None:
     _last = (None, None)
 
 
-class Delayed:
-    # ``delayed(f)``: calling it makes a task; it looks like ``f`` (name, docs, __wrapped__).
-    # A small class rather than functools.wraps on a closure: users build one per task in
-    # a generator expression, and copying the wrapper attributes would dominate the cost
-    # of tiny tasks.
+#: what ``delayed(f)`` copies from ``f`` (functools.wraps also copies ``__dict__``)
+_LOOKS = ("__module__", "__name__", "__qualname__", "__doc__")
 
-    __slots__ = ("__wrapped__",)
-    __doc__ = property(lambda self: self.__wrapped__.__doc__)  # type: ignore[assignment]
 
-    def __init__(self, function: Callable[..., Any]) -> None:
-        self.__wrapped__ = function
+def _wrapper(function: Callable[..., Any]) -> Callable[..., Task]:
+    # A closure, not an object with ``__call__``: users call it once per task in a
+    # generator expression, and a plain function is the cheapest thing Python can call.
+    def task(*args: Any, **kwargs: Any) -> Task:
+        return (function, args, kwargs)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Task:
-        return (self.__wrapped__, args, kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name not in (
-            "__name__",
-            "__qualname__",
-            "__doc__",
-            "__module__",
-        ):
-            raise AttributeError(name)
-        return getattr(self.__wrapped__, name)
-
-    def __repr__(self) -> str:
-        return f"delayed({self.__wrapped__!r})"
+    for name in _LOOKS:
+        with contextlib.suppress(AttributeError, TypeError):  # objects may lack a name
+            setattr(task, name, getattr(function, name))
+    task.__dict__.update(getattr(function, "__dict__", {}))
+    task.__wrapped__ = function  # type: ignore[attr-defined]
+    return task
 
 
 class BatchResult(NamedTuple):
@@ -86,11 +78,24 @@ class BatchResult(NamedTuple):
 class Batch:
     """Consecutive tasks starting at input position ``start``, run by one worker."""
 
-    __slots__ = ("_arguments", "_function", "_single", "_tasks", "nested", "portable", "start")
+    __slots__ = (
+        "_arguments",
+        "_function",
+        "_single",
+        "_tasks",
+        "first_function",
+        "nested",
+        "portable",
+        "size",
+        "start",
+    )
 
     def __init__(self, start: int, tasks: list[Task], nested: tuple[str, int]) -> None:
         self.start = start
         self._tasks: list[Task] | None = tasks
+        #: what error messages name once the tasks themselves are released
+        self.size = len(tasks)
+        self.first_function: Any = tasks[0][0] if tasks else None
         #: backend name and n_jobs that Parallel calls made by these tasks default to
         self.nested = nested
         #: set when the batch crossed a process boundary (exceptions must pickle)
@@ -111,32 +116,44 @@ class Batch:
         return self._tasks
 
     def __len__(self) -> int:
-        return len(self.tasks) if self._arguments is None else len(self._arguments)
+        return self.size
+
+    def release(self) -> None:
+        """Drop the tasks once they are encoded: the caller keeps only what messages name.
+
+        Freeing them at once (rather than at the end of the batch) also keeps the cyclic
+        garbage collector from scanning every in-flight task again and again.
+        """
+        self._tasks = self._arguments = None
 
     def __getstate__(self) -> tuple[Any, ...]:
         # The usual batch is one function over many positional arguments: pickle the
         # function once and the arguments as a list (no empty kwargs dict per task), and,
         # when each task has one argument, the bare values (no tuple per task). Pickling
         # and unpickling tiny tasks gets several times faster.
-        # (map and itemgetter keep these passes over the tasks in C; ids compare identity)
+        # (map, itemgetter and count keep these passes over the tasks in C)
         tasks = self.tasks
-        if len(set(map(id, map(_first, tasks)))) != 1 or any(map(_third, tasks)):
+        if not tasks or not _one_function(list(map(_first, tasks))) or any(map(_third, tasks)):
             return (self.start, tasks, self.nested)
-        function = tasks[0][0]
         arguments = list(map(_second, tasks))
-        single = set(map(len, arguments)) == {1}
+        # every task has exactly one argument: none has none, and they add up to one each
+        single = arguments.count(()) == 0 and sum(map(len, arguments)) == len(arguments)
         if single:
             arguments = list(map(_first, arguments))
-        return (self.start, function, arguments, self.nested, single)
+        return (self.start, tasks[0][0], arguments, self.nested, single)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         if len(state) == 5:
             self.start, self._function, self._arguments, self.nested, self._single = state
             self._tasks = None
+            self.size = len(self._arguments)  # type: ignore[arg-type]
+            self.first_function = self._function
         else:
             self.start, self._tasks, self.nested = state
             self._function = self._arguments = None
             self._single = False
+            self.size = len(self._tasks)  # type: ignore[arg-type]
+            self.first_function = self._tasks[0][0] if self._tasks else None
         self.portable = True
 
     def __call__(self) -> BatchResult:
@@ -212,6 +229,19 @@ def paused_gc() -> Iterator[None]:
         if enabled:
             gc.enable()
 
+
+def _one_function(functions: list[Any]) -> bool:
+    """Whether every item of ``functions`` is the very same object as the first."""
+    first = functions[0]
+    if type(first) in _COMPARED_BY_IDENTITY:
+        return functions.count(first) == len(functions)  # equality is identity here
+    return all(map(operator.is_, functions, itertools.repeat(first)))
+
+
+#: callables whose ``==`` is ``is`` (methods compare their ``__self__`` by identity)
+_COMPARED_BY_IDENTITY = frozenset(
+    {types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial}
+)
 
 _first = operator.itemgetter(0)
 _second = operator.itemgetter(1)
