@@ -53,6 +53,10 @@ WORKLOADS = [
                 "Parallel(n_jobs=2, backend='threading')(delayed(spin)(200_000) for _ in range(200))",
                 "from joblib import Parallel, delayed",
             ),
+            "floor": Case(
+                "list(pool.map(lambda c: [spin(n) for n in c], [[200_000] * 50] * 4))",
+                "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(2)",
+            ),
             "sequential": "[spin(200_000) for _ in range(200)]",
         },
         target="parjob <= 1.05 x sequential",

@@ -89,7 +89,11 @@ class Backend:
         cheap when the workers are already up (and restart them after :meth:`abort`)."""
 
     def encode(self, batch: Batch) -> Work:
-        """Turn a batch into what :meth:`submit` sends; pickles it when ``serializes``."""
+        """Turn a batch into what :meth:`submit` sends; pickles it when ``serializes``.
+
+        The work returned must not need the batch's tasks later: once it is submitted, the
+        core releases them (``Batch.release``), keeping only what error messages name.
+        """
         return EncodedBatch.of(batch)
 
     def submit(self, work: Work) -> Future[BatchResult]:
