@@ -119,3 +119,12 @@ def test_delayed_looks_like_the_function_it_wraps() -> None:
     assert wrapper.__module__ == documented.__module__ and wrapper.flag == "kept"  # type: ignore[attr-defined]
     scaler = Scaler(2)  # a callable object without a __name__ works too
     assert delayed(scaler)(4) == (scaler, (4,), {})
+
+
+def test_tasks_without_keywords_share_one_read_only_empty_dict() -> None:
+    first, second = delayed(square)(1), delayed(square)(2)
+    assert first[2] == {} and first[2] is second[2]
+    with pytest.raises(TypeError, match="read-only"):
+        first[2]["x"] = 1
+    assert type(pickle.loads(pickle.dumps(first[2]))) is dict  # a plain dict elsewhere
+    assert delayed(identity)(x=1)[2] == {"x": 1}  # tasks with keywords get their own dict

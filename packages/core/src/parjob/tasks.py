@@ -50,6 +50,28 @@ def forget_last_delayed() -> None:
     _last = (None, None)
 
 
+class _NoKeywords(dict):  # type: ignore[type-arg]
+    """The keyword arguments of every task that has none: one shared, read-only empty dict.
+
+    Sharing it spares making (and later freeing) an empty dict per task, a fifth of the cost
+    of ``delayed(f)(x)``; being read-only keeps the sharing safe. It copies and pickles as a
+    plain empty dict.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a task's keyword arguments are read-only; copy them with dict() first")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, ())
+
+
+_NO_KEYWORDS = _NoKeywords()
+
 #: what ``delayed(f)`` copies from ``f`` (functools.wraps also copies ``__dict__``)
 _LOOKS = ("__module__", "__name__", "__qualname__", "__doc__")
 
@@ -58,7 +80,7 @@ def _wrapper(function: Callable[..., Any]) -> Callable[..., Task]:
     # A closure, not an object with ``__call__``: users call it once per task in a
     # generator expression, and a plain function is the cheapest thing Python can call.
     def task(*args: Any, **kwargs: Any) -> Task:
-        return (function, args, kwargs)
+        return (function, args, kwargs or _NO_KEYWORDS)
 
     for name in _LOOKS:
         with contextlib.suppress(AttributeError, TypeError):  # objects may lack a name
