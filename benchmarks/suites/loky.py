@@ -1,8 +1,8 @@
 """parjob-loky issue workloads, side by side with joblib's loky backend, on 2 workers.
 
-Unless the workload is about start-up, every case starts its pool in its setup (a tiny
-warm-up call), so only the workload is timed. ``floor`` is the same work handed straight to
-a process pool in a few large chunks. Functions defined in a setup are also set on the real
+Unless the workload is about start-up, every case starts its pool in its setup (a warm-up
+call that waits for both workers), so only the workload is timed. ``floor`` is the same work
+handed straight to a process pool in a few large chunks. Functions defined in a setup are also set on the real
 ``__main__`` module, so that ``multiprocessing.Pool`` (which pickles them by name) finds
 them in its forked workers.
 """
@@ -35,15 +35,20 @@ def CONSUME(result):  # slowly, and reading the whole result (so its pages count
     time.sleep(0.005)
 """
 
-PARJOB = """
-from parjob import Parallel, delayed
-Parallel(n_jobs=2)(delayed(abs)(i) for i in range(10))  # warm-up: start the pool
+# warm-up: start the pool and wait until both workers answer (a tiny call can return while
+# the second worker is still booting, which would then be timed as part of the workload)
+WARM_POOL = """
+import os as _os, time as _time
+def _pid_after(seconds):
+    _time.sleep(seconds)
+    return _os.getpid()
+while len(set(Parallel(n_jobs=2, batch_size=1)(delayed(_pid_after)(0.05) for _ in range(2)))) < 2:
+    pass
 """
 
-JOBLIB = """
-from joblib import Parallel, delayed
-Parallel(n_jobs=2)(delayed(abs)(i) for i in range(10))  # warm-up: start the pool
-"""
+PARJOB = "from parjob import Parallel, delayed\n" + WARM_POOL
+
+JOBLIB = "from joblib import Parallel, delayed\n" + WARM_POOL
 
 POOL = (
     EXPOSE
