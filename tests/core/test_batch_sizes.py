@@ -72,3 +72,16 @@ def test_an_explicit_pre_dispatch_reads_no_further_ahead(sizes: list[int]) -> No
     # at most the two dispatched batches (and nothing more) were read from the input
     assert seen == [0, 1, 2] and len(read) <= sum(sizes)
     results.close()
+
+
+@pytest.mark.parametrize("pre_dispatch", ["2 * n_jobs", "2*n_jobs"])  # ours, and joblib's
+def test_the_default_pre_dispatch_reads_slow_inputs_ahead(
+    sizes: list[int], pre_dispatch: str
+) -> None:
+    read: list[int] = []
+    results = Parallel(
+        n_jobs=2, backend="recording", pre_dispatch=pre_dispatch, return_as="generator"
+    )(produce(400, read))
+    assert [next(results) for _ in range(3)] == [0, 1, 2]
+    assert len(read) > sum(sizes)  # the input was read beyond what was dispatched
+    results.close()

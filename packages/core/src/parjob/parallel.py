@@ -164,7 +164,7 @@ class Parallel:
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly
-            lookahead=total is None and self.pre_dispatch == _DEFAULT_PRE_DISPATCH,
+            lookahead=total is None and _is_default_pre_dispatch(self.pre_dispatch),
         )
         # dispatch the first batches now, so workers start while the caller goes on
         try:
@@ -202,6 +202,11 @@ class Parallel:
 
 
 _first = operator.itemgetter(0)
+
+
+def _is_default_pre_dispatch(value: object) -> bool:
+    # joblib spells its default "2*n_jobs", and scikit-learn passes that explicitly
+    return isinstance(value, str) and value.replace(" ", "") == "2*n_jobs"
 
 
 def _checked(tasks: Iterator[Task]) -> Iterator[Task]:
