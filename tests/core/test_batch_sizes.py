@@ -11,6 +11,7 @@ import pytest
 from parjob import Parallel, delayed, register_parallel_backend
 from parjob.backends.threads import ThreadingBackend
 from parjob.batching import Batcher
+from parjob.feed import Feed
 from parjob.tasks import Batch
 
 
@@ -85,3 +86,14 @@ def test_the_default_pre_dispatch_reads_slow_inputs_ahead(
     assert [next(results) for _ in range(3)] == [0, 1, 2]
     assert len(read) > sum(sizes)  # the input was read beyond what was dispatched
     results.close()
+
+
+def test_the_feed_hands_out_read_ahead_tasks_first_and_finds_the_end() -> None:
+    feed = Feed(iter(range(10)))  # any items: the feed does not look inside them
+    assert feed.take(3) == [0, 1, 2]
+    feed.read_ahead(4)
+    assert feed.total is None and feed.take(2) == [3, 4]
+    assert feed.take(4) == [5, 6, 7, 8]  # two from the buffer, two more from the input
+    feed.read_ahead(5)  # only one task is left
+    assert feed.total == 10 and not feed.empty
+    assert feed.take(5) == [9] and feed.empty and feed.take(1) == []
