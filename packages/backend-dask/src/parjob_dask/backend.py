@@ -176,7 +176,7 @@ class DaskBackend(Backend):
             if self._auto:
                 table = {**table, **{key: future for key, (_, future) in self._auto.items()}}
         data, futures = scatter.dumps(batch, table, self._store)
-        func = batch.tasks[0][0] if batch.tasks else None
+        func = batch.first_function
         name = getattr(func, "__name__", None) or type(func).__name__
         return DaskWork(data, futures, name)
 

@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
-from parjob.tasks import Batch
+from parjob.memmap import ArrayPickler, ArrayStore
+from parjob.tasks import Batch, paused_gc
 from parjob_dask.cluster import direct, isolated
 
 if TYPE_CHECKING:
     from distributed import Client, Future
-
-    from parjob.memmap import ArrayStore
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
@@ -129,24 +128,16 @@ def _is_large(obj: Any, threshold: int, modules: tuple[str, ...]) -> bool:
 # -- pickling with placeholders ------------------------------------------------------
 
 
-class _Pickler(cloudpickle.CloudPickler):
+class _Pickler(ArrayPickler):
+    """The core's array pickler, with scattered objects swapped for placeholders."""
+
     def __init__(
         self, file: io.BytesIO, table: dict[int, Future], store: ArrayStore | None
     ) -> None:
-        super().__init__(file, protocol=_PROTOCOL)
+        super().__init__(file, store)
         self.table = table
         self.used: dict[int, int] = {}
         self.futures: list[Future] = []
-        self.store = store
-        numpy = sys.modules.get("numpy")
-        self.ndarray = numpy.ndarray if numpy is not None and store is not None else None
-
-    def reducer_override(self, obj: Any) -> Any:
-        if self.ndarray is not None and isinstance(obj, self.ndarray):
-            reduced = self.store.reduce(obj)  # type: ignore[union-attr]
-            if reduced is not None:
-                return reduced
-        return super().reducer_override(obj)
 
     def persistent_id(self, obj: Any) -> int | None:
         future = self.table.get(id(obj))
@@ -182,7 +173,9 @@ class _Unpickler(pickle.Unpickler):
 
 
 def load_batch(data: bytes, values: tuple[Any, ...]) -> Batch:
-    """Unpickle a batch on the worker, with the worker-side scattered objects in place."""
-    if not values:
-        return pickle.loads(data)
-    return _Unpickler(io.BytesIO(data), values).load()
+    """Unpickle a batch on the worker, with the worker-side scattered objects in place
+    (and the garbage collector paused, as :meth:`parjob.tasks.EncodedBatch.load` does)."""
+    with paused_gc():
+        if not values:
+            return pickle.loads(data)  # type: ignore[no-any-return]
+        return _Unpickler(io.BytesIO(data), values).load()  # type: ignore[no-any-return]

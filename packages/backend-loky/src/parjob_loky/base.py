@@ -64,13 +64,13 @@ class ProcessBackend(Backend):
         raise NotImplementedError
 
     def _close_executor(self, executor: Executor, kill: bool) -> None:
-        """Shut ``executor`` down; with ``kill``, stop its running workers at once."""
-        raise NotImplementedError
+        """Shut ``executor`` (a loky pool) down; with ``kill``, stop its workers at once."""
+        executor.shutdown(wait=True, kill_workers=kill)  # type: ignore[call-arg]
 
     # -- the contract ----------------------------------------------------------------------
     def nested(self, n_jobs: int) -> tuple[str, int]:
         # never a process pool per task: nested calls share this worker's CPU share
-        return ("threading", max(cpu_count() // n_jobs, 1))
+        return ("threading", threads.default_limit(n_jobs))
 
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         # called before every call, also inside a ``with Parallel()`` block
@@ -94,9 +94,7 @@ class ProcessBackend(Backend):
 
     def encode(self, batch: Batch) -> Work:
         store = self._store
-        if store is None or sys.modules.get("numpy") is None:  # no numpy, no arrays to map
-            return EncodedBatch.of(batch)
-        return EncodedBatch.of(batch, pickler=store.dumps)
+        return EncodedBatch.of(batch, pickler=store.dumps if store is not None else None)
 
     def submit(self, work: Work) -> Future[BatchResult]:
         token = next(_tokens)
@@ -232,20 +230,24 @@ def _timed(result: BatchResult, started: float) -> BatchResult:
 
 def _workers_alive(executor: Executor) -> bool:
     """False when a worker of ``executor`` has died (read from its table of processes)."""
-    processes = getattr(executor, "_processes", None) or {}
     try:
-        return all(process.is_alive() for process in list(processes.values()))
+        return all(process.is_alive() for process in list(_processes(executor).values()))
     except Exception:  # the table changed meanwhile: let the pool report its own state
         return True
 
 
-def _exitcode(executor: Executor, pid: int) -> int | None:
-    """Exit code of worker ``pid`` (negative: killed by that signal), None while it runs.
+def _processes(executor: Executor) -> dict[int, Any]:
+    """The pool's worker processes by pid.
 
-    loky's process pools keep their workers, by pid, in ``_processes`` (as the standard
-    library's do); it is only read: here after a crash, and in ``_workers_alive``.
+    loky's process pools keep them in ``_processes`` (as the standard library's do); it is
+    only read: after a crash (``_exitcode``) and before a call (``_workers_alive``).
     """
-    process = (getattr(executor, "_processes", None) or {}).get(pid)
+    return getattr(executor, "_processes", None) or {}
+
+
+def _exitcode(executor: Executor, pid: int) -> int | None:
+    """Exit code of worker ``pid`` (negative: killed by that signal), None while it runs."""
+    process = _processes(executor).get(pid)
     if process is None:
         return None
     try:

@@ -31,6 +31,3 @@ class LokyBackend(ProcessBackend):
         # Same arguments every time, so loky reuses (and resizes) the pool; the per-call
         # settings (thread limits) travel with each batch instead.
         return get_reusable_executor(max_workers=n_jobs, timeout=self.idle_worker_timeout)
-
-    def _close_executor(self, executor: Executor, kill: bool) -> None:
-        executor.shutdown(wait=True, kill_workers=kill)  # type: ignore[call-arg]

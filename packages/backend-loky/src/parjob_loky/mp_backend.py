@@ -41,6 +41,3 @@ class MultiprocessingBackend(ProcessBackend):
 
         self._size = n_jobs
         return ProcessPoolExecutor(n_jobs, context=self.context)
-
-    def _close_executor(self, executor: Executor, kill: bool) -> None:
-        executor.shutdown(wait=True, kill_workers=kill)  # type: ignore[call-arg]

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from parjob import memmap
-from parjob.tasks import BatchResult, EncodedBatch
+from parjob.tasks import BatchResult
 from parjob_loky import crash, threads
 
 _result_reducers = False
@@ -42,8 +42,6 @@ def run(
     if limits is not None:
         threads.apply(limits)
     try:
-        if isinstance(work, EncodedBatch):
-            return work.load()(), started
         return work(), started
     finally:
         if not _result_reducers and sys.modules.get("numpy") is not None:

@@ -88,7 +88,7 @@ class ArrayStore:
         if numpy is None:  # no numpy, no arrays
             return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         buffer = io.BytesIO()
-        _ArrayPickler(buffer, self, numpy.ndarray).dump(obj)
+        ArrayPickler(buffer, self).dump(obj)
         return buffer.getvalue()
 
     def reduce(self, array: Any) -> tuple[Any, ...] | None:
@@ -166,17 +166,18 @@ class ArrayStore:
         _remove_folders(self.folders)
 
 
-class _ArrayPickler(cloudpickle.Pickler):
-    """cloudpickle, with NumPy arrays reduced by an :class:`ArrayStore`."""
+class ArrayPickler(cloudpickle.Pickler):
+    """cloudpickle, with NumPy arrays reduced by ``store`` (plain cloudpickle without one)."""
 
-    def __init__(self, file: io.BytesIO, store: ArrayStore, ndarray: type) -> None:
+    def __init__(self, file: io.BytesIO, store: ArrayStore | None) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self._store = store
-        self._ndarray = ndarray
+        numpy = sys.modules.get("numpy")
+        self._ndarray = numpy.ndarray if numpy is not None and store is not None else None
 
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, self._ndarray):
-            reduced = self._store.reduce(obj)
+        if self._ndarray is not None and isinstance(obj, self._ndarray):
+            reduced = self._store.reduce(obj)  # type: ignore[union-attr]
             return NotImplemented if reduced is None else reduced
         return super().reducer_override(obj)
 

@@ -205,8 +205,9 @@ _first = operator.itemgetter(0)
 
 
 def _is_default_pre_dispatch(value: object) -> bool:
-    # joblib spells its default "2*n_jobs", and scikit-learn passes that explicitly
-    return isinstance(value, str) and value.replace(" ", "") == "2*n_jobs"
+    # joblib spells the same default "2*n_jobs", and scikit-learn passes that explicitly
+    spaceless = _DEFAULT_PRE_DISPATCH.replace(" ", "")
+    return isinstance(value, str) and value.replace(" ", "") == spaceless
 
 
 def _checked(tasks: Iterator[Task]) -> Iterator[Task]:

@@ -134,7 +134,7 @@ class Batch:
             arguments = self._arguments or ()
             if self._single:
                 arguments = [(value,) for value in arguments]
-            self._tasks = [(self._function, args, {}) for args in arguments]
+            self._tasks = [(self._function, args, _NO_KEYWORDS) for args in arguments]
         return self._tasks
 
     def __len__(self) -> int:
