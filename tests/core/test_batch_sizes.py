@@ -3,6 +3,7 @@ input (when its length is known, or once the end of a generator has been read ah
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Iterator
 
@@ -45,14 +46,65 @@ def produce(n: int, read: list[int]) -> Iterator[tuple]:
         yield delayed(nap)(i)
 
 
-def test_known_length_batches_shrink_towards_the_end() -> None:
+def test_known_length_batches_shrink_towards_the_end_in_rounds() -> None:
     batcher = Batcher("auto", n_jobs=2, target_seconds=0.1, total=1000)
-    batcher.record(1, 0.001)  # 1 ms a task: up to 8 (growth) then 100 a batch
-    batcher.record(8, 0.008)
+    batcher.record(8, 0.008)  # 1 ms a task: grows towards 100 a batch
     batcher.record(64, 0.064)
-    assert batcher.next_size(0) == 100
-    assert batcher.next_size(900) == 50  # a worker's share of the last 100
-    assert batcher.next_size(990) == 12  # never below an eighth of the timed size
+    sizes: list[int] = []
+    while sum(sizes) < 1000:
+        sizes.append(batcher.next_size(sum(sizes)))
+    assert sum(sizes) == 1000 and sizes[0] == 100
+    assert sizes == sorted(sizes, reverse=True)  # shrinking towards the end
+    # a round is n_jobs batches of one size, so workers that queue ahead get equal shares
+    assert all(sizes[k] == sizes[k + 1] for k in range(0, len(sizes), 2))
+    assert sizes[-1] < 100 and min(sizes) >= 100 // 4  # never below a quarter of the timed size
+
+
+def test_before_any_timing_batches_hold_a_few_tasks_under_a_time_budget() -> None:
+    batcher = Batcher("auto", n_jobs=2, target_seconds=0.1)
+    assert batcher.next_size(0) > 1 and batcher.budget == pytest.approx(0.2)
+    batcher.record(1, 1.0)  # slow tasks: one a batch from now on, and no budget
+    assert batcher.next_size(1) == 1 and batcher.budget is None
+    # a fixed size, a timeout, or an explicit pre_dispatch (probe=False) start at one task
+    unprobed = [Batcher(1, 2, 0.1), Batcher("auto", 2, 0.1, timeout=5)]
+    for fixed in [*unprobed, Batcher("auto", 2, 0.1, probe=False)]:
+        assert fixed.budget is None and fixed.next_size(0) == 1
+
+
+def test_a_budgeted_batch_stops_after_its_budget_and_keeps_it_through_pickling() -> None:
+    calls: list[int] = []
+    tasks = [delayed(calls.append)(i) for i in range(5)]
+    assert len(Batch(0, tasks, ("sequential", 1), budget=0.0)().results) == 1
+    assert len(Batch(0, tasks, ("sequential", 1), budget=60.0)().results) == 5
+    assert calls == [0, 0, 1, 2, 3, 4]
+    uniform = Batch(3, [delayed(abs)(-i) for i in range(5)], ("sequential", 1), budget=0.0)
+    copy = pickle.loads(pickle.dumps(uniform))
+    assert copy.budget == 0.0 and copy.start == 3 and copy().results == [0]
+
+
+def slow_mark(x: int, ran: list[int]) -> int:
+    ran.append(x)
+    time.sleep(0.03)
+    return x
+
+
+@pytest.mark.parametrize("return_as", ["list", "generator", "generator_unordered"])
+def test_tasks_a_first_batch_did_not_reach_are_sent_again_and_run_once(
+    sizes: list[int], return_as: str
+) -> None:
+    RecordingBackend.target_batch_seconds = 0.005  # a budget of 10 ms: one slow task each
+    try:
+        ran: list[int] = []
+        out = Parallel(n_jobs=2, backend="recording", return_as=return_as)(
+            delayed(slow_mark)(i, ran) for i in range(20)
+        )
+        out = list(out)
+    finally:
+        del RecordingBackend.target_batch_seconds
+    assert sizes[0] > 1  # sent before any timing, with a budget
+    assert sum(sizes) > 20  # tasks handed back were sent again...
+    assert sorted(ran) == list(range(20))  # ...and every task ran exactly once
+    assert (out if return_as != "generator_unordered" else sorted(out)) == list(range(20))
 
 
 def test_a_generators_end_is_read_ahead_and_its_last_batches_shrink(sizes: list[int]) -> None:
@@ -83,7 +135,8 @@ def test_the_default_pre_dispatch_reads_slow_inputs_ahead(
     results = Parallel(
         n_jobs=2, backend="recording", pre_dispatch=pre_dispatch, return_as="generator"
     )(produce(400, read))
-    assert [next(results) for _ in range(3)] == [0, 1, 2]
+    # past the first batch, which is sent before any timing
+    assert [next(results) for _ in range(12)] == list(range(12))
     assert len(read) > sum(sizes)  # the input was read beyond what was dispatched
     results.close()
 

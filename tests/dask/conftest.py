@@ -18,8 +18,15 @@ from distributed import Client, LocalCluster
 
 @pytest.fixture(scope="session", autouse=True)
 def dask_cluster() -> Iterator[LocalCluster]:
-    # a task whose worker dies twice fails with KilledWorker (default: 3 deaths, slow)
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    settings = {
+        # a task whose worker dies twice fails with KilledWorker (default: 3 deaths, slow)
+        "distributed.scheduler.allowed-failures": 1,
+        # dask's memory manager drops idle replicas every 2 s, and a worker then fetches
+        # the data again: a second worker-side copy that is dask's doing, not parjob's,
+        # which the "one copy per worker" tests would take for a copy per task
+        "distributed.scheduler.active-memory-manager.start": False,
+    }
+    with dask.config.set(settings):
         cluster = LocalCluster(
             n_workers=2,
             threads_per_worker=1,

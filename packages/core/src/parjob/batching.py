@@ -2,10 +2,20 @@
 
 With ``batch_size="auto"`` the size adapts to the measured time per task, so that each
 batch runs for about the backend's ``target_batch_seconds``: tiny tasks are grouped until
-per-batch overhead no longer shows, slow tasks go one by one for good load balance. The
-first batch holds one task; sizes grow at most eightfold per step and shrink at once.
+per-batch overhead no longer shows, slow tasks go one by one for good load balance. Sizes
+grow at most eightfold per step and shrink at once.
+
+Before any batch has been timed, the first batches hold a few tasks each and carry a time
+budget: a worker stops such a batch once the budget is spent and returns what it ran, and
+the runner sends the rest again, sized from that timing. So a first wave of tasks that
+take a few milliseconds is not a row of single-task round trips, and a first wave of tasks
+that take minutes does not pile several of them on one worker.
+
 When the number of tasks is known (or the end of the input has been read), batches
-shrink towards the end so that the workers finish together.
+shrink towards the end so that the workers finish together. They go out in rounds of
+``n_jobs`` equal batches, each round taking half of what is left ("factoring"): backends
+that queue a batch or two on each worker in advance (dask, loky) still get equal shares,
+and the last, small rounds even out the differences in speed between workers.
 """
 
 from __future__ import annotations
@@ -13,8 +23,14 @@ from __future__ import annotations
 import math
 
 _GROWTH = 8
-_SHRINK = 8
+#: in the last rounds, batches keep at least this fraction of the timed size: smaller ones
+#: would cost more in per-batch overhead than they save in balance
+_SHRINK = 4
 _MAX_AUTO = 100_000
+#: tasks in each batch sent before any timing (with a budget)
+_FIRST_SIZE = 8
+#: that budget, in units of the backend's target batch time
+_BUDGET_TARGETS = 2
 
 
 class Batcher:
@@ -27,25 +43,43 @@ class Batcher:
         target_seconds: float,
         total: int | None = None,
         timeout: float | None = None,
+        probe: bool = True,
     ) -> None:
         self.fixed = batch_size if isinstance(batch_size, int) else None
         self.n_jobs = n_jobs
         self.target = target_seconds if timeout is None else min(target_seconds, timeout / 4)
         self.total = total
-        self.size = 1
+        #: probe with budgeted batches of a few tasks: not with a timeout, whose clock
+        #: must cover whole batches, nor when the caller asks for a single first task
+        #: (an explicit pre_dispatch bounds how far the input is read, one task a batch)
+        self.probing = probe and self.fixed is None and timeout is None
+        self.size = _FIRST_SIZE if self.probing else 1
         self.seconds_per_task: float | None = None
+        self._piece = 0  # the batch size of the current round
+        self._round_left = 0  # batches of that size still to send
+
+    @property
+    def budget(self) -> float | None:
+        """The time budget of the next batch: set until a batch has been timed."""
+        if self.probing and self.seconds_per_task is None:
+            return _BUDGET_TARGETS * self.target
+        return None
 
     def next_size(self, dispatched: int) -> int:
         if self.fixed is not None:
             return self.fixed
         size = self.size
-        if self.total is not None:
-            # keep the tail balanced: no batch larger than a worker's share of what is
-            # left, so batches shrink towards the end; but not below an eighth of the
-            # timed size, where per-batch overhead would cost more than the imbalance
-            share = math.ceil((self.total - dispatched) / self.n_jobs)
-            size = min(size, max(share, size // _SHRINK, 1))
-        return size
+        if self.total is None:
+            return size
+        if self._round_left == 0:
+            remaining = self.total - dispatched
+            piece = math.ceil(remaining / (2 * self.n_jobs))
+            if piece < max(size // _SHRINK, 1):  # the last round: the rest, shared equally
+                piece = math.ceil(remaining / self.n_jobs)
+            self._piece = max(piece, 1)
+            self._round_left = self.n_jobs
+        self._round_left -= 1
+        return min(size, self._piece)
 
     def record(self, tasks: int, seconds: float) -> None:
         """A batch of ``tasks`` ran for ``seconds`` in its worker."""

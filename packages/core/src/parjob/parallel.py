@@ -152,11 +152,20 @@ class Parallel:
         self._backend.start(n_jobs, self.settings)  # cheap when the workers are ready
         progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
         total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
+        default_pre_dispatch = _is_default_pre_dispatch(self.pre_dispatch)
+        batcher = Batcher(
+            self.batch_size,
+            n_jobs,
+            backend.target_batch_seconds,
+            total,
+            self.timeout,
+            probe=default_pre_dispatch,
+        )
         run = Run(
             backend,
             n_jobs,
             tasks,
-            Batcher(self.batch_size, n_jobs, backend.target_batch_seconds, total, self.timeout),
+            batcher,
             validation.parse_pre_dispatch(self.pre_dispatch, n_jobs),
             self.timeout,
             progress,
@@ -164,7 +173,7 @@ class Parallel:
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly
-            lookahead=total is None and _is_default_pre_dispatch(self.pre_dispatch),
+            lookahead=total is None and default_pre_dispatch,
         )
         # dispatch the first batches now, so workers start while the caller goes on
         try:

@@ -7,6 +7,7 @@ own exception, naming a crashed worker's tasks, cancellation, and progress lines
 
 from __future__ import annotations
 
+import math
 import queue
 import time
 from collections import deque
@@ -105,6 +106,8 @@ class Run:
         self.finished: queue.SimpleQueue[Future[BatchResult]] = queue.SimpleQueue()
         self.waiting: dict[int, list[Any]] = {}
         self.order: deque[int] = deque()
+        #: tasks that a budgeted batch handed back unrun, ready to be sent again
+        self.leftovers: deque[Batch] = deque()
 
     # -- the loop --------------------------------------------------------------------
     def start(self) -> None:
@@ -140,7 +143,7 @@ class Run:
         # are read, encoded and released, they are freed before it could scan them at all.
         with paused_gc():
             waiting = len(self.waiting) if self.bounded else 0
-            while not self.exhausted and (
+            while (self.leftovers or not self.exhausted) and (
                 self.limit is None or len(self.inflight) + waiting < self.limit or self._in_tail()
             ):
                 self._dispatch_next()
@@ -166,6 +169,9 @@ class Run:
         return batcher.total - self.dispatched <= 2 * self._window()
 
     def _dispatch_next(self) -> None:
+        if self.leftovers:
+            self._submit(self.leftovers.popleft())
+            return
         feed = self.feed
         if self.lookahead and feed.total is None and self._tasks_are_slow():
             feed.read_ahead(self._window())
@@ -176,11 +182,13 @@ class Run:
         if len(chunk) < size or feed.empty:
             self.exhausted = True
         pieces = [chunk] if chunk else []
-        if self.exhausted and chunk and self.batcher.fixed is None:
-            # the last chunk: share it among the workers, so none idles at the end
+        if self.exhausted and chunk and self.batcher.fixed is None and self.batcher.total is None:
+            # the end came unannounced: share the last chunk among the workers, so none
+            # idles at the end
             pieces = _split(chunk, self.n_jobs)
+        budget = self.batcher.budget
         for piece in pieces:
-            batch = Batch(self.dispatched, piece, self.nested)
+            batch = Batch(self.dispatched, piece, self.nested, budget)
             self.dispatched += len(piece)
             self._submit(batch)
             if self.ordered:
@@ -205,7 +213,7 @@ class Run:
             except Exception as exc:
                 raise explain(batch, exc) from exc
         future = self.backend.submit(work)
-        if self.backend.serializes:
+        if self.backend.serializes and batch.budget is None:
             batch.release()
         self.inflight[future] = (batch, time.monotonic())
         future.add_done_callback(self.finished.put)
@@ -227,8 +235,32 @@ class Run:
             ) from exc
         results, seconds = outcome
         self.batcher.record(len(results), seconds)
+        if len(results) != len(batch):
+            self._hand_back(batch, len(results))
+        if batch.budget is not None:
+            batch.release()
         self.progress.add(len(results))
         return batch, results
+
+    def _hand_back(self, batch: Batch, done: int) -> None:
+        """Queue the tasks a budgeted batch stopped before, in batches of the timed size."""
+        if batch.budget is None or not 0 < done < len(batch):
+            raise WorkerCrashedError(
+                f"the backend returned {done} results for the {len(batch)} tasks of "
+                f"{_describe(batch)}"
+            )
+        rest = batch.tasks[done:]
+        pieces = _split(rest, math.ceil(len(rest) / self.batcher.size))
+        start = batch.start + done
+        resent = []
+        for piece in pieces:
+            resent.append(Batch(start, piece, self.nested))
+            start += len(piece)
+        self.leftovers.extend(resent)
+        if self.ordered:
+            at = self.order.index(batch.start) + 1
+            for leftover in reversed(resent):
+                self.order.insert(at, leftover.start)
 
     def _wait(self) -> Future[BatchResult]:
         if self.timeout is None:
@@ -252,6 +284,7 @@ class Run:
         for future in self.inflight:
             future.cancel()
         self.inflight.clear()
+        self.leftovers.clear()
         self.backend.abort()
 
 

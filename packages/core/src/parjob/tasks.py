@@ -91,7 +91,10 @@ def _wrapper(function: Callable[..., Any]) -> Callable[..., Task]:
 
 
 class BatchResult(NamedTuple):
-    """What a batch returns: its tasks' results and how long they took in the worker."""
+    """What a batch returns: its tasks' results and how long they took in the worker.
+
+    A batch with a ``budget`` may return the results of its first tasks only.
+    """
 
     results: list[Any]
     seconds: float
@@ -105,6 +108,7 @@ class Batch:
         "_function",
         "_single",
         "_tasks",
+        "budget",
         "first_function",
         "nested",
         "portable",
@@ -112,7 +116,13 @@ class Batch:
         "start",
     )
 
-    def __init__(self, start: int, tasks: list[Task], nested: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        start: int,
+        tasks: list[Task],
+        nested: tuple[str, int],
+        budget: float | None = None,
+    ) -> None:
         self.start = start
         self._tasks: list[Task] | None = tasks
         #: what error messages name once the tasks themselves are released
@@ -120,6 +130,9 @@ class Batch:
         self.first_function: Any = tasks[0][0] if tasks else None
         #: backend name and n_jobs that Parallel calls made by these tasks default to
         self.nested = nested
+        #: seconds after which the batch stops early, returning the results of its first
+        #: tasks only; the caller sends the rest again (sizes probed before any timing)
+        self.budget = budget
         #: set when the batch crossed a process boundary (exceptions must pickle)
         self.portable = False
         self._function: Any = None
@@ -156,26 +169,27 @@ class Batch:
         # (map, itemgetter and count keep these passes over the tasks in C)
         tasks = self.tasks
         if not tasks or not _one_function(list(map(_first, tasks))) or any(map(_third, tasks)):
-            return (self.start, tasks, self.nested)
+            return (self.start, tasks, self.nested, self.budget)
         arguments = list(map(_second, tasks))
         # every task has exactly one argument: none has none, and they add up to one each
         single = arguments.count(()) == 0 and sum(map(len, arguments)) == len(arguments)
         if single:
             arguments = list(map(_first, arguments))
-        return (self.start, tasks[0][0], arguments, self.nested, single)
+        return (self.start, tasks[0][0], arguments, self.nested, single, self.budget)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        if len(state) == 5:
-            self.start, self._function, self._arguments, self.nested, self._single = state
+        if len(state) == 6:
+            self.start, self._function, self._arguments, self.nested, self._single = state[:5]
             self._tasks = None
             self.size = len(self._arguments)  # type: ignore[arg-type]
             self.first_function = self._function
         else:
-            self.start, self._tasks, self.nested = state
+            self.start, self._tasks, self.nested = state[:3]
             self._function = self._arguments = None
             self._single = False
             self.size = len(self._tasks)  # type: ignore[arg-type]
             self.first_function = self._tasks[0][0] if self._tasks else None
+        self.budget = state[-1]
         self.portable = True
 
     def __call__(self) -> BatchResult:
@@ -186,7 +200,13 @@ class Batch:
         failure = None
         began = time.perf_counter()
         try:
-            if self._single:
+            if self.budget is not None:
+                deadline = began + self.budget
+                for func, args, kwargs in self.tasks:
+                    append(func(*args, **kwargs))
+                    if time.perf_counter() >= deadline:
+                        break
+            elif self._single:
                 for value in self._arguments:  # type: ignore[union-attr]
                     append(func(value))
             elif self._arguments is not None:

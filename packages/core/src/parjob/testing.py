@@ -18,12 +18,14 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from parjob import Parallel, delayed, parallel_config
 from parjob.backend import Backend
+from parjob.batching import Batcher
 from parjob.errors import SerializationError
 
 # -- task functions (importable by workers) ---------------------------------------------
@@ -52,6 +54,14 @@ def touch_after(path: str, seconds: float) -> str:
     time.sleep(seconds)
     with open(path, "w") as handle:
         handle.write("ran")
+    return path
+
+
+def mark_after(path: str, seconds: float) -> str:
+    """Sleep, then append one mark to ``path``: a file with two marks ran twice."""
+    time.sleep(seconds)
+    with open(path, "a") as handle:
+        handle.write("x")
     return path
 
 
@@ -185,10 +195,26 @@ class BackendConformance:
         assert in_worker or any(entry.name == "fail_on" for entry in frames)
 
     def test_error_in_generator_mode(self, configured: None) -> None:
-        out = Parallel(return_as="generator")(delayed(fail_on)(i, 3) for i in range(10))
+        # one task a batch: the first result comes from a batch of its own
+        out = Parallel(return_as="generator", batch_size=1)(
+            delayed(fail_on)(i, 3) for i in range(10)
+        )
         assert next(out) == 0
         with pytest.raises(ValueError):
             list(out)
+
+    def test_tasks_beyond_a_first_batch_budget_run_once_each(
+        self, configured: None, tmp_path: Any
+    ) -> None:
+        # The first batches go out before any timing, with a time budget: a worker stops
+        # such a batch when the budget is spent, and the core sends the rest again. The
+        # backend must hand back the batch's (shorter) result as it is.
+        budget = Batcher("auto", self.n_jobs, self.capabilities().target_batch_seconds).budget
+        marks = [str(tmp_path / f"ran-{i}") for i in range(6)]
+        assert budget is not None
+        out = Parallel()(delayed(mark_after)(m, budget * 1.2) for m in marks)
+        assert out == marks
+        assert [Path(m).read_text() for m in marks] == ["x"] * len(marks)
 
     def test_error_cancels_remaining_tasks(self, configured: None, tmp_path: Any) -> None:
         marks = [str(tmp_path / f"ran-{i}") for i in range(40)]
