@@ -94,10 +94,13 @@ def run_suite(name: str, repeat: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     available = sorted(p.stem for p in (HERE / "suites").glob("*.py") if p.stem != "__init__")
-    parser.add_argument("suites", nargs="*", default=available, choices=[[], *available])
+    parser.add_argument("suites", nargs="*", help=f"default: all of {', '.join(available)}")
     parser.add_argument("-r", "--repeat", type=int, default=3, help="runs per case")
     args = parser.parse_args()
-    tables = [run_suite(name, args.repeat) for name in args.suites]
+    unknown = sorted(set(args.suites) - set(available))
+    if unknown:
+        parser.error(f"unknown suite(s) {', '.join(unknown)}; available: {', '.join(available)}")
+    tables = [run_suite(name, args.repeat) for name in args.suites or available]
     print("\n\n".join(tables))
 
 

@@ -10,9 +10,12 @@ from collections.abc import Iterator
 import pytest
 
 from parjob import Parallel, delayed, register_parallel_backend
+from parjob.backend import RunSettings
 from parjob.backends.threads import ThreadingBackend
 from parjob.batching import Batcher
 from parjob.feed import Feed
+from parjob.progress import Progress
+from parjob.runner import Run
 from parjob.tasks import Batch
 
 
@@ -88,23 +91,53 @@ def slow_mark(x: int, ran: list[int]) -> int:
     return x
 
 
-@pytest.mark.parametrize("return_as", ["list", "generator", "generator_unordered"])
 def test_tasks_a_first_batch_did_not_reach_are_sent_again_and_run_once(
-    sizes: list[int], return_as: str
+    sizes: list[int],
 ) -> None:
     RecordingBackend.target_batch_seconds = 0.005  # a budget of 10 ms: one slow task each
     try:
         ran: list[int] = []
-        out = Parallel(n_jobs=2, backend="recording", return_as=return_as)(
-            delayed(slow_mark)(i, ran) for i in range(20)
-        )
-        out = list(out)
+        out = Parallel(n_jobs=2, backend="recording")(delayed(slow_mark)(i, ran) for i in range(20))
     finally:
         del RecordingBackend.target_batch_seconds
     assert sizes[0] > 1  # sent before any timing, with a budget
     assert sum(sizes) > 20  # tasks handed back were sent again...
     assert sorted(ran) == list(range(20))  # ...and every task ran exactly once
-    assert (out if return_as != "generator_unordered" else sorted(out)) == list(range(20))
+    assert out == list(range(20))
+
+
+@pytest.mark.parametrize("return_as", ["generator", "generator_unordered"])
+def test_generator_modes_start_at_one_task_a_batch(sizes: list[int], return_as: str) -> None:
+    # memory is bounded by pre_dispatch batches: their first batches are as small as joblib's
+    out = Parallel(n_jobs=2, backend="recording", return_as=return_as)(
+        delayed(abs)(i) for i in range(20)
+    )
+    assert sorted(out) == list(range(20)) and sizes[0] == 1
+
+
+def test_handed_back_tasks_keep_their_place_in_ordered_output() -> None:
+    backend = ThreadingBackend()
+    backend.start(2, RunSettings())
+    ran: list[int] = []
+    tasks = iter([delayed(slow_mark)(i, ran) for i in range(20)])
+    run = Run(
+        backend,
+        2,
+        tasks,
+        Batcher("auto", 2, target_seconds=0.005, probe=True),
+        limit=4,
+        timeout=None,
+        progress=Progress(0, 2),
+        nested=("sequential", 1),
+        ordered=True,
+        bounded=True,
+    )
+    try:
+        run.start()
+        out = [result for _, results in run.batches() for result in results]
+    finally:
+        backend.stop()
+    assert out == list(range(20)) and sorted(ran) == list(range(20))
 
 
 def test_a_generators_end_is_read_ahead_and_its_last_batches_shrink(sizes: list[int]) -> None:

@@ -50,8 +50,8 @@ class Batcher:
         self.target = target_seconds if timeout is None else min(target_seconds, timeout / 4)
         self.total = total
         #: probe with budgeted batches of a few tasks: not with a timeout, whose clock
-        #: must cover whole batches, nor when the caller asks for a single first task
-        #: (an explicit pre_dispatch bounds how far the input is read, one task a batch)
+        #: must cover whole batches, nor when the caller asks for single first tasks
+        #: (say, to bound memory by pre_dispatch batches of one task, as joblib does)
         self.probing = probe and self.fixed is None and timeout is None
         self.size = _FIRST_SIZE if self.probing else 1
         self.seconds_per_task: float | None = None

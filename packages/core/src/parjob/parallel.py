@@ -159,7 +159,8 @@ class Parallel:
             backend.target_batch_seconds,
             total,
             self.timeout,
-            probe=default_pre_dispatch,
+            # in generator modes memory is bounded in batches: start at one task, as joblib
+            probe=default_pre_dispatch and self.return_as == "list",
         )
         run = Run(
             backend,
