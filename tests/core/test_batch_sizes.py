@@ -183,3 +183,22 @@ def test_the_feed_hands_out_read_ahead_tasks_first_and_finds_the_end() -> None:
     feed.read_ahead(5)  # only one task is left
     assert feed.total == 10 and not feed.empty
     assert feed.take(5) == [9] and feed.empty and feed.take(1) == []
+
+
+class GroupingBackend(ThreadingBackend):
+    """Threads, noting how many batches each submit_many call carries."""
+
+    name = "grouping"
+    groups: list[int] = []
+
+    def submit_many(self, works):  # type: ignore[no-untyped-def]
+        GroupingBackend.groups.append(len(works))
+        return super().submit_many(works)
+
+
+def test_each_fill_reaches_the_backend_as_one_submit_many() -> None:
+    register_parallel_backend("grouping", GroupingBackend)
+    GroupingBackend.groups = []
+    out = Parallel(n_jobs=2, backend="grouping", batch_size=1)(delayed(abs)(i) for i in range(8))
+    assert out == list(range(8))
+    assert GroupingBackend.groups[0] == 4  # the first wave: pre_dispatch = 2 * n_jobs batches

@@ -270,3 +270,37 @@ def test_wait_for_workers_timeout() -> None:
 def test_embedded_cluster_is_not_started_when_a_client_exists() -> None:
     Parallel(backend="dask")(delayed(t.square)(i) for i in range(2))
     assert cluster.embedded_cluster() is None
+
+
+def test_batches_dispatched_together_reach_the_scheduler_in_one_graph_update(
+    dask_cluster: LocalCluster,
+) -> None:
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class GraphUpdates(SchedulerPlugin):
+        name = "parjob-test-graph-updates"
+
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def update_graph(self, scheduler: Any, *, tasks: list[Any], **kwargs: Any) -> None:
+            self.sizes.append(sum(str(key).startswith("parjob-") for key in tasks))
+
+    updates = GraphUpdates()
+    dask_cluster.scheduler.add_plugin(updates)
+    try:
+        out = Parallel(backend="dask", n_jobs=2, batch_size=1)(
+            delayed(t.where)(i) for i in range(8)
+        )
+    finally:
+        dask_cluster.scheduler.remove_plugin(updates.name)
+    assert len(out) == 8
+    # the first wave (pre_dispatch = 4 batches) is one graph update, not four
+    assert updates.sizes[0] == 4 and sum(updates.sizes) == 8
+
+
+def test_large_batches_are_sent_in_groups_under_dask_s_graph_size_warning() -> None:
+    from parjob_dask.backend import _GROUP_BYTES, DaskWork, _groups
+
+    works = [(DaskWork(b"x" * size, (), "f"), None) for size in (10, 10, _GROUP_BYTES, 10)]
+    assert [len(group) for group in _groups(works)] == [2, 1, 1]

@@ -13,6 +13,7 @@ import dataclasses
 import threading
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import CancelledError, InvalidStateError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # distributed is imported when a backend is created, not with
 DEFAULT_SCATTER_THRESHOLD = 1024**2
 
 
-def run_batch(data: bytes, *values: Any) -> BatchResult:
+def run_batch(data: bytes, values: tuple[Any, ...]) -> BatchResult:
     """The dask task: unpickle one batch (scattered objects already on the worker), run it."""
     return scatter.load_batch(data, values)()
 
@@ -43,7 +44,7 @@ class DaskWork(NamedTuple):
     name: str
 
     def __call__(self) -> BatchResult:  # the contract's Work: runnable in the caller too
-        return run_batch(self.data, *(future.result() for future in self.futures))
+        return run_batch(self.data, tuple(future.result() for future in self.futures))
 
 
 class DaskBackend(Backend):
@@ -193,27 +194,37 @@ class DaskBackend(Backend):
             self._auto[key] = (obj, future)  # holding obj keeps its id valid
 
     def submit(self, work: DaskWork) -> ConcurrentFuture[BatchResult]:  # type: ignore[override]
-        future: ConcurrentFuture[BatchResult] = ConcurrentFuture()
-        with self._lock:
-            if self._cap is not None and len(self._active) >= self._cap:
-                self._pending.append((work, future))
-            else:
-                self._launch(work, future)
-        return future
+        return self.submit_many([work])[0]
 
-    def _launch(self, work: DaskWork, future: ConcurrentFuture[BatchResult]) -> None:
-        options = dict(self._options)
-        if self.pure:
-            options["pure"] = True
-        else:
-            options["pure"] = False
-            options["key"] = f"parjob-{work.name}-{uuid.uuid4().hex}"
+    def submit_many(  # type: ignore[override]
+        self, works: list[DaskWork]
+    ) -> list[ConcurrentFuture[BatchResult]]:
+        futures: list[ConcurrentFuture[BatchResult]] = [ConcurrentFuture() for _ in works]
+        with self._lock:
+            room = len(works)
+            if self._cap is not None:
+                room = max(min(self._cap - len(self._active), room), 0)
+            self._pending.extend(zip(works[room:], futures[room:], strict=True))
+            for group in _groups(list(zip(works[:room], futures[:room], strict=True))):
+                self._launch(group)
+        return futures
+
+    def _launch(self, items: list[tuple[DaskWork, ConcurrentFuture[BatchResult]]]) -> None:
+        # one client.map for several batches: one graph update on the scheduler, not one
+        # per batch
+        options: dict[str, Any] = dict(self._options)
+        options["pure"] = self.pure
+        if not self.pure:
+            options["key"] = [f"parjob-{work.name}-{uuid.uuid4().hex}" for work, _ in items]
         client = self.client
-        task = client.submit(run_batch, work.data, *work.futures, **options)
-        self._active.add(task)
-        # fetch the outcome in dask's event loop as soon as the task ends: no hop through
-        # dask's one callback thread and back into the loop for every batch
-        client.loop.add_callback(self._relay, client, task, future)
+        datas = [work.data for work, _ in items]
+        values = [work.futures for work, _ in items]
+        tasks = client.map(run_batch, datas, values, **options)
+        for task, (_, future) in zip(tasks, items, strict=True):
+            self._active.add(task)
+            # fetch the outcome in dask's event loop as soon as the task ends: no hop
+            # through dask's one callback thread and back into the loop for every batch
+            client.loop.add_callback(self._relay, client, task, future)
 
     async def _relay(
         self, client: Client, task: Future, future: ConcurrentFuture[BatchResult]
@@ -238,7 +249,7 @@ class DaskBackend(Backend):
             waiting = self._pending.popleft() if self._pending else None
             if waiting is not None:
                 try:
-                    self._launch(*waiting)
+                    self._launch([waiting])
                 except Exception as exc:  # e.g. the client closed: fail it, never hang
                     _settle(waiting[1], None, exc)
         _settle(future, outcome, error)
@@ -279,6 +290,25 @@ class DaskBackend(Backend):
     def __repr__(self) -> str:
         where = self._client.scheduler.address if self._client is not None else "not connected"
         return f"<DaskBackend {where}>"
+
+
+#: batches sent in one client.map stay under this many pickled bytes together: dask warns
+#: about (and slows down on) large graphs
+_GROUP_BYTES = 4 * 1024**2
+
+
+def _groups(items: list[tuple[DaskWork, Any]]) -> Iterator[list[tuple[DaskWork, Any]]]:
+    """``items`` in consecutive groups of at most ``_GROUP_BYTES`` (a larger one alone)."""
+    group: list[tuple[DaskWork, Any]] = []
+    size = 0
+    for item in items:
+        if group and size + len(item[0].data) > _GROUP_BYTES:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += len(item[0].data)
+    if group:
+        yield group
 
 
 def _settle(

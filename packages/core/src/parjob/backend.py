@@ -100,6 +100,14 @@ class Backend:
         """Schedule ``work()`` and return a Future of its result."""
         raise NotImplementedError
 
+    def submit_many(self, works: list[Work]) -> list[Future[BatchResult]]:
+        """Schedule several batches at once, in order: the first wave, or the tail.
+
+        Optional. A backend that pays per message (a cluster scheduler) can send them
+        together; the default submits them one by one.
+        """
+        return [self.submit(work) for work in works]
+
     def stop(self) -> None:
         """End of a call (or of a ``with Parallel()`` block): release per-call resources."""
 

@@ -141,12 +141,18 @@ class Run:
     def _fill(self) -> None:
         # The input makes a few containers per task. With the collector paused while they
         # are read, encoded and released, they are freed before it could scan them at all.
+        # The batches of one fill (the first wave, the tail) go to the backend together.
         with paused_gc():
             waiting = len(self.waiting) if self.bounded else 0
+            outbox: list[tuple[Batch, Any]] = []
             while (self.leftovers or not self.exhausted) and (
-                self.limit is None or len(self.inflight) + waiting < self.limit or self._in_tail()
+                self.limit is None
+                or len(self.inflight) + len(outbox) + waiting < self.limit
+                or self._in_tail()
             ):
-                self._dispatch_next()
+                self._dispatch_next(outbox)
+            if outbox:
+                self._send(outbox)
 
     def _window(self) -> int:
         """About how many tasks ``pre_dispatch`` keeps in flight at the current batch size."""
@@ -168,9 +174,9 @@ class Run:
             return False
         return batcher.total - self.dispatched <= 2 * self._window()
 
-    def _dispatch_next(self) -> None:
+    def _dispatch_next(self, outbox: list[tuple[Batch, Any]]) -> None:
         if self.leftovers:
-            self._submit(self.leftovers.popleft())
+            outbox.append(self._encoded(self.leftovers.popleft()))
             return
         feed = self.feed
         if self.lookahead and feed.total is None and self._tasks_are_slow():
@@ -190,7 +196,7 @@ class Run:
         for piece in pieces:
             batch = Batch(self.dispatched, piece, self.nested, budget)
             self.dispatched += len(piece)
-            self._submit(batch)
+            outbox.append(self._encoded(batch))
             if self.ordered:
                 self.order.append(batch.start)
         if self.exhausted:
@@ -203,20 +209,29 @@ class Run:
         estimate = self.batcher.seconds_per_task
         return estimate is not None and estimate >= _SLOW_TASK_SECONDS
 
-    def _submit(self, batch: Batch) -> None:
-        work: Any = batch
-        if self.backend.serializes:
-            try:
-                work = self.backend.encode(batch)
-            except SerializationError:
-                raise
-            except Exception as exc:
-                raise explain(batch, exc) from exc
-        future = self.backend.submit(work)
-        if self.backend.serializes and batch.budget is None:
-            batch.release()
-        self.inflight[future] = (batch, time.monotonic())
-        future.add_done_callback(self.finished.put)
+    def _encoded(self, batch: Batch) -> tuple[Batch, Any]:
+        """``batch`` and what the backend is sent for it (pickled when it ``serializes``)."""
+        if not self.backend.serializes:
+            return batch, batch
+        try:
+            return batch, self.backend.encode(batch)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise explain(batch, exc) from exc
+
+    def _send(self, outbox: list[tuple[Batch, Any]]) -> None:
+        backend = self.backend
+        if len(outbox) == 1:
+            futures = [backend.submit(outbox[0][1])]
+        else:
+            futures = backend.submit_many([work for _, work in outbox])
+        now = time.monotonic()
+        for (batch, _), future in zip(outbox, futures, strict=True):
+            if backend.serializes and batch.budget is None:
+                batch.release()
+            self.inflight[future] = (batch, now)
+            future.add_done_callback(self.finished.put)
 
     def _next_finished(self) -> tuple[Batch, list[Any]]:
         future = self._wait()
@@ -267,8 +282,11 @@ class Run:
             return self.finished.get()
         while True:
             deadline, late = min(
-                (started + self.timeout + self.batcher.expected_seconds(len(batch) - 1), batch)
-                for batch, started in self.inflight.values()
+                (
+                    (started + self.timeout + self.batcher.expected_seconds(len(batch) - 1), batch)
+                    for batch, started in self.inflight.values()
+                ),
+                key=_first_item,
             )
             try:
                 return self.finished.get(timeout=max(deadline - time.monotonic(), 0.0))
@@ -286,6 +304,10 @@ class Run:
         self.inflight.clear()
         self.leftovers.clear()
         self.backend.abort()
+
+
+def _first_item(pair: tuple[float, Batch]) -> float:
+    return pair[0]
 
 
 def _split(chunk: list[Task], parts: int) -> list[list[Task]]:
