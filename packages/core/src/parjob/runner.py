@@ -8,6 +8,7 @@ own exception, naming a crashed worker's tasks, cancellation, and progress lines
 from __future__ import annotations
 
 import math
+import operator
 import queue
 import time
 from collections import deque
@@ -286,7 +287,7 @@ class Run:
                     (started + self.timeout + self.batcher.expected_seconds(len(batch) - 1), batch)
                     for batch, started in self.inflight.values()
                 ),
-                key=_first_item,
+                key=operator.itemgetter(0),
             )
             try:
                 return self.finished.get(timeout=max(deadline - time.monotonic(), 0.0))
@@ -304,10 +305,6 @@ class Run:
         self.inflight.clear()
         self.leftovers.clear()
         self.backend.abort()
-
-
-def _first_item(pair: tuple[float, Batch]) -> float:
-    return pair[0]
 
 
 def _split(chunk: list[Task], parts: int) -> list[list[Task]]:
