@@ -2,8 +2,9 @@
 
 The core batches tasks, orders results, applies timeouts and re-raises task errors; this
 backend finds the client (:mod:`parjob_dask.cluster`), swaps scattered data for futures
-(:mod:`parjob_dask.scatter`), submits each batch as one dask task and relays its outcome
-to a :class:`concurrent.futures.Future`.
+(:mod:`parjob_dask.scatter`), submits each batch as one dask task (the batches of one
+dispatch round in one ``client.map``) and relays its outcome to a
+:class:`concurrent.futures.Future`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def run_batch(data: bytes, values: tuple[Any, ...]) -> BatchResult:
 
 
 class DaskWork(NamedTuple):
-    """A batch ready for ``client.submit``: its pickle and the futures it refers to."""
+    """A batch ready for dask: its pickle and the futures it refers to."""
 
     data: bytes
     futures: tuple[Future, ...]
@@ -57,7 +58,7 @@ class DaskBackend(Backend):
     ``scatter``: objects sent to the workers once per context; tasks taking them get the
     worker-side copy. ``scatter_threshold``: numpy/pandas arguments this large (bytes or
     e.g. ``"1M"``) are scattered automatically once per call; None turns that off.
-    ``resources``, ``retries``, ``priority``, ``pure``: passed to ``client.submit``.
+    ``resources``, ``retries``, ``priority``, ``pure``: passed to dask with every batch.
     ``wait_for_workers_timeout``: seconds to wait for a first worker (default 10).
     """
 

@@ -9,8 +9,8 @@ Two kinds:
   on first use within a call and released when the call ends.
 
 A batch is pickled with the scattered objects swapped for placeholders (pickle persistent
-ids); the matching futures are passed to ``client.submit`` as top-level arguments, so dask
-hands the worker-side objects to :func:`load_batch`, which puts them back in place.
+ids); the matching futures are passed to dask as a tuple argument of the batch's task, so
+dask hands the worker-side objects to :func:`load_batch`, which puts them back in place.
 """
 
 from __future__ import annotations
