@@ -195,8 +195,9 @@ class BackendConformance:
         assert in_worker or any(entry.name == "fail_on" for entry in frames)
 
     def test_error_in_generator_mode(self, configured: None) -> None:
-        # one task a batch: the first result comes from a batch of its own
-        out = Parallel(return_as="generator", batch_size=1)(
+        # one batch of one task at a time: the results before the failure come back first
+        # (with more in flight, the failure may overtake them, and is raised at once)
+        out = Parallel(return_as="generator", batch_size=1, pre_dispatch=1)(
             delayed(fail_on)(i, 3) for i in range(10)
         )
         assert next(out) == 0
