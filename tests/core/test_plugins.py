@@ -128,12 +128,20 @@ def test_make_default(site: Path) -> None:
     assert isinstance(Parallel(n_jobs=2).backend, Mine)
 
 
-def test_unknown_backend_lists_installed_and_install_hint(site: Path) -> None:
+def test_unknown_backend_lists_installed_and_install_hint(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARJOB_LOAD_PLUGINS", "")  # only the built-ins: dask is not there
+    plugins._reset_for_tests()
     with pytest.raises(UnknownBackendError) as info:
-        Parallel(backend="ray")
+        Parallel(backend="dask")
     message = str(info.value)
     assert "sequential" in message and "threading" in message
-    assert 'pip install "parjob[ray]"' in message
+    assert 'pip install "parjob[dask]"' in message
+    # no hint for a backend without a plugin of ours (an extra that does not exist)
+    with pytest.raises(UnknownBackendError) as info:
+        Parallel(backend="ray")
+    assert "pip install" not in str(info.value)
     with pytest.raises(ValueError, match="register_parallel_backend"):
         Parallel(backend="no-such-thing")
 

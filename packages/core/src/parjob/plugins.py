@@ -28,8 +28,6 @@ KNOWN_PLUGINS = {
     "loky": "parjob[loky]",
     "multiprocessing": "parjob[loky]",
     "dask": "parjob[dask]",
-    "ray": "parjob[ray]",
-    "spark": "parjob[spark]",
 }
 
 BackendFactory = Callable[..., Backend]
