@@ -4,13 +4,16 @@ input (when its length is known, or once the end of a generator has been read ah
 from __future__ import annotations
 
 import pickle
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
 
 import pytest
 
 from parjob import Parallel, delayed, register_parallel_backend
-from parjob.backend import RunSettings
+from parjob.backend import Backend, RunSettings
 from parjob.backends.threads import ThreadingBackend
 from parjob.batching import Batcher
 from parjob.feed import Feed
@@ -202,3 +205,46 @@ def test_each_fill_reaches_the_backend_as_one_submit_many() -> None:
     out = Parallel(n_jobs=2, backend="grouping", batch_size=1)(delayed(abs)(i) for i in range(8))
     assert out == list(range(8))
     assert GroupingBackend.groups[0] == 4  # the first wave: pre_dispatch = 2 * n_jobs batches
+
+
+class ReversingBackend(Backend):
+    """Runs each group of batches in reverse order, after the runner is waiting for them:
+    the last batch of the first wave finishes first."""
+
+    name = "reversing"
+    serializes = False
+    uses_threads = True
+
+    def submit(self, work):  # type: ignore[no-untyped-def]
+        return self.submit_many([work])[0]
+
+    def submit_many(self, works):  # type: ignore[no-untyped-def]
+        futures: list[Future[Any]] = [Future() for _ in works]
+
+        def run_reversed() -> None:
+            for work, future in reversed(list(zip(works, futures, strict=True))):
+                future.set_result(work())
+
+        threading.Timer(0.02, run_reversed).start()
+        return futures
+
+
+def test_later_batches_handing_back_first_do_not_stall_ordered_output() -> None:
+    # The first wave finishes last-to-first, each batch handing back all but one task: the
+    # tasks handed back go out earliest first, so the output is complete and in order.
+    ran: list[int] = []
+    run = Run(
+        ReversingBackend(),
+        2,
+        iter([delayed(slow_mark)(i, ran) for i in range(20)]),
+        Batcher("auto", 2, target_seconds=1e-6, probe=True),  # a budget of 2 microseconds
+        limit=4,
+        timeout=None,
+        progress=Progress(0, 2),
+        nested=("sequential", 1),
+        ordered=True,
+        bounded=True,
+    )
+    run.start()
+    out = [result for _, results in run.batches() for result in results]
+    assert out == list(range(20)) and sorted(ran) == list(range(20))

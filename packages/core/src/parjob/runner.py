@@ -7,6 +7,7 @@ own exception, naming a crashed worker's tasks, cancellation, and progress lines
 
 from __future__ import annotations
 
+import heapq
 import math
 import operator
 import queue
@@ -107,8 +108,11 @@ class Run:
         self.finished: queue.SimpleQueue[Future[BatchResult]] = queue.SimpleQueue()
         self.waiting: dict[int, list[Any]] = {}
         self.order: deque[int] = deque()
-        #: tasks that a budgeted batch handed back unrun, ready to be sent again
-        self.leftovers: deque[Batch] = deque()
+        #: tasks that a budgeted batch handed back unrun, ready to be sent again: a heap by
+        #: input position, so the earliest go first (in ordered mode the next result to
+        #: yield is always running or next in line, and waiting results cannot fill the
+        #: pre_dispatch bound while it is not)
+        self.leftovers: list[tuple[int, Batch]] = []
 
     # -- the loop --------------------------------------------------------------------
     def start(self) -> None:
@@ -125,6 +129,8 @@ class Run:
             while True:
                 self._fill()
                 if not self.inflight:
+                    if self.leftovers or not self.exhausted:  # never: a bug, not a short result
+                        raise RuntimeError("parjob: tasks left undispatched with none in flight")
                     break
                 batch, results = self._next_finished()
                 if not self.ordered:
@@ -177,7 +183,7 @@ class Run:
 
     def _dispatch_next(self, outbox: list[tuple[Batch, Any]]) -> None:
         if self.leftovers:
-            outbox.append(self._encoded(self.leftovers.popleft()))
+            outbox.append(self._encoded(heapq.heappop(self.leftovers)[1]))
             return
         feed = self.feed
         if self.lookahead and feed.total is None and self._tasks_are_slow():
@@ -272,7 +278,8 @@ class Run:
         for piece in pieces:
             resent.append(Batch(start, piece, self.nested))
             start += len(piece)
-        self.leftovers.extend(resent)
+        for leftover in resent:
+            heapq.heappush(self.leftovers, (leftover.start, leftover))
         if self.ordered:
             at = self.order.index(batch.start) + 1
             for leftover in reversed(resent):
