@@ -118,16 +118,15 @@ def test_generator_modes_start_at_one_task_a_batch(sizes: list[int], return_as: 
     assert sorted(out) == list(range(20)) and sizes[0] == 1
 
 
-def test_handed_back_tasks_keep_their_place_in_ordered_output() -> None:
-    backend = ThreadingBackend()
-    backend.start(2, RunSettings())
+def run_ordered(backend: Backend, target_seconds: float) -> tuple[list[int], list[int]]:
+    """20 slow tasks through a Run in ordered generator mode that probes with budgeted
+    first batches: (the results in the order yielded, the tasks in the order they ran)."""
     ran: list[int] = []
-    tasks = iter([delayed(slow_mark)(i, ran) for i in range(20)])
     run = Run(
         backend,
         2,
-        tasks,
-        Batcher("auto", 2, target_seconds=0.005, probe=True),
+        iter([delayed(slow_mark)(i, ran) for i in range(20)]),
+        Batcher("auto", 2, target_seconds=target_seconds, probe=True),
         limit=4,
         timeout=None,
         progress=Progress(0, 2),
@@ -135,9 +134,15 @@ def test_handed_back_tasks_keep_their_place_in_ordered_output() -> None:
         ordered=True,
         bounded=True,
     )
+    run.start()
+    return [result for _, results in run.batches() for result in results], ran
+
+
+def test_handed_back_tasks_keep_their_place_in_ordered_output() -> None:
+    backend = ThreadingBackend()
+    backend.start(2, RunSettings())
     try:
-        run.start()
-        out = [result for _, results in run.batches() for result in results]
+        out, ran = run_ordered(backend, target_seconds=0.005)
     finally:
         backend.stop()
     assert out == list(range(20)) and sorted(ran) == list(range(20))
@@ -232,19 +237,5 @@ class ReversingBackend(Backend):
 def test_later_batches_handing_back_first_do_not_stall_ordered_output() -> None:
     # The first wave finishes last-to-first, each batch handing back all but one task: the
     # tasks handed back go out earliest first, so the output is complete and in order.
-    ran: list[int] = []
-    run = Run(
-        ReversingBackend(),
-        2,
-        iter([delayed(slow_mark)(i, ran) for i in range(20)]),
-        Batcher("auto", 2, target_seconds=1e-6, probe=True),  # a budget of 2 microseconds
-        limit=4,
-        timeout=None,
-        progress=Progress(0, 2),
-        nested=("sequential", 1),
-        ordered=True,
-        bounded=True,
-    )
-    run.start()
-    out = [result for _, results in run.batches() for result in results]
+    out, ran = run_ordered(ReversingBackend(), target_seconds=1e-6)  # budget: 2 microseconds
     assert out == list(range(20)) and sorted(ran) == list(range(20))

@@ -229,10 +229,7 @@ class Run:
 
     def _send(self, outbox: list[tuple[Batch, Any]]) -> None:
         backend = self.backend
-        if len(outbox) == 1:
-            futures = [backend.submit(outbox[0][1])]
-        else:
-            futures = backend.submit_many([work for _, work in outbox])
+        futures = backend.submit_many([work for _, work in outbox])
         now = time.monotonic()
         for (batch, _), future in zip(outbox, futures, strict=True):
             if backend.serializes and batch.budget is None:
@@ -274,16 +271,15 @@ class Run:
         rest = batch.tasks[done:]
         pieces = _split(rest, math.ceil(len(rest) / self.batcher.size))
         start = batch.start + done
-        resent = []
+        starts = []
         for piece in pieces:
-            resent.append(Batch(start, piece, self.nested))
+            heapq.heappush(self.leftovers, (start, Batch(start, piece, self.nested)))
+            starts.append(start)
             start += len(piece)
-        for leftover in resent:
-            heapq.heappush(self.leftovers, (leftover.start, leftover))
         if self.ordered:
             at = self.order.index(batch.start) + 1
-            for leftover in reversed(resent):
-                self.order.insert(at, leftover.start)
+            for leftover_start in reversed(starts):
+                self.order.insert(at, leftover_start)
 
     def _wait(self) -> Future[BatchResult]:
         if self.timeout is None:
