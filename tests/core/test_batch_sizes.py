@@ -77,6 +77,35 @@ def test_before_any_timing_batches_hold_a_few_tasks_under_a_time_budget() -> Non
         assert fixed.budget is None and fixed.next_size(0) == 1
 
 
+def test_a_short_input_goes_out_whole_in_equal_first_batches() -> None:
+    # pre_dispatch (2 * n_jobs) batches cover it: one scheduler round trip per worker share
+    for total, first in [(100, 25), (10, 3), (1000, 8)]:  # 1000: too long, a few tasks each
+        batcher = Batcher("auto", n_jobs=2, target_seconds=0.1, total=total)
+        assert [batcher.next_size(k * first) for k in range(4)] == [first] * 4
+        assert batcher.budget is not None  # still under a time budget, as nothing was timed
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["list", "generator"])
+def test_a_short_input_of_any_kind_is_read_whole_before_the_first_dispatch(
+    sizes: list[int], sized: bool
+) -> None:
+    tasks = (delayed(abs)(i) for i in range(100))
+    out = Parallel(n_jobs=2, backend="recording")(list(tasks) if sized else tasks)
+    assert out == list(range(100)) and sizes == [25] * 4
+
+
+def test_a_long_generator_is_read_only_a_first_wave_ahead(sizes: list[int]) -> None:
+    read: list[int] = []
+    seen: list[int] = []
+
+    def note(x: int) -> int:
+        seen.append(len(read))  # how much of the input had been read when a task ran
+        return x
+
+    Parallel(n_jobs=2, backend="recording")(delayed(note)(i) for i in produce(100_000, read))
+    assert sizes[:4] == [8] * 4 and seen[0] <= 4 * 32
+
+
 def test_a_budgeted_batch_stops_after_its_budget_and_keeps_it_through_pickling() -> None:
     calls: list[int] = []
     tasks = [delayed(calls.append)(i) for i in range(5)]

@@ -1,5 +1,6 @@
-"""With no client anywhere, parjob starts its own LocalCluster: on loopback, no dashboard,
-reused across calls, and gone (every process) once the interpreter exits."""
+"""With no client anywhere, parjob starts its own LocalCluster: on loopback, no dashboard
+(nor the worker profiler that feeds it), reused across calls, and gone (every process)
+once the interpreter exits."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import psutil
 SCRIPT = textwrap.dedent(
     """
     import json, os
+    import dask
     import psutil
     from parjob import Parallel, delayed, parallel_config
     import parjob_dask
@@ -21,6 +23,9 @@ SCRIPT = textwrap.dedent(
 
     def where(_):
         return os.getpid()
+
+    def profiling(dask_worker):
+        return "profile" in dask_worker.periodic_callbacks
 
     if __name__ == "__main__":
         with parallel_config("dask"):
@@ -45,6 +50,8 @@ SCRIPT = textwrap.dedent(
             "listening": listening,
             "scheduler": cluster.scheduler_address,
             "worker_pids": sorted(embedded_client().run(os.getpid).values()),
+            "profiling": sorted(set(embedded_client().run(profiling).values())),
+            "caller_profiling": dask.config.get("distributed.worker.profile.enabled"),
         }))
     """
 )
@@ -64,6 +71,9 @@ def test_embedded_cluster_on_loopback_reused_and_closed_at_exit(tmp_path) -> Non
     # both calls ran on the one embedded cluster (reused, not restarted)
     assert set(report["first"]) | set(report["second"]) <= set(report["worker_pids"])
     assert set(report["worker_pids"]) <= set(report["children"])
+    # no statistical profiler in our workers (nothing shows it), and the caller's dask
+    # settings are left as they were
+    assert report["profiling"] == [False] and report["caller_profiling"] is True
     deadline = time.monotonic() + 30
     while any(psutil.pid_exists(pid) for pid in report["children"]):
         assert time.monotonic() < deadline, "cluster processes outlived the interpreter"

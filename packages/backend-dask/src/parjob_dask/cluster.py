@@ -123,24 +123,19 @@ def connect(address: str) -> Client:
 def embedded_client() -> Client:
     """The client of parjob's own LocalCluster, started on first use and reused."""
     global _embedded
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     with _lock:
         if _embedded is not None and _usable(_embedded[1]):
             return _embedded[1]
         _close_embedded()
-        cluster = isolated(
-            LocalCluster,
-            n_workers=cpu_count(),
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",  # scheduler, workers and nannies listen on loopback only
-            dashboard_address=None,
-            worker_dashboard_address=None,
-            # the scheduler's HTTP endpoint (health, metrics) always starts: on a free port
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.ERROR,  # task errors reach the caller; no worker chatter
-        )
+        import dask
+
+        # The workers' statistical profiler samples every task thread each 10 ms, which
+        # slows pure-Python tasks by a few percent; its only reader is the dashboard, off
+        # here. Nannies hand this setting to the workers they start (and restart).
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = _start_local_cluster()
         try:
             # our workers are reachable: fetch results and send data without a detour
             client = isolated(Client, cluster, set_as_default=False, direct_to_workers=True)
@@ -150,6 +145,23 @@ def embedded_client() -> Client:
         _embedded = (cluster, client)
         _register_atexit()
         return client
+
+
+def _start_local_cluster() -> LocalCluster:
+    from distributed import LocalCluster
+
+    return isolated(
+        LocalCluster,
+        n_workers=cpu_count(),
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",  # scheduler, workers and nannies listen on loopback only
+        dashboard_address=None,
+        worker_dashboard_address=None,
+        # the scheduler's HTTP endpoint (health, metrics) always starts: on a free port
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        silence_logs=logging.ERROR,  # task errors reach the caller; no worker chatter
+    )
 
 
 def embedded_cluster() -> LocalCluster | None:

@@ -9,7 +9,10 @@ Before any batch has been timed, the first batches hold a few tasks each and car
 budget: a worker stops such a batch once the budget is spent and returns what it ran, and
 the runner sends the rest again, sized from that timing. So a first wave of tasks that
 take a few milliseconds is not a row of single-task round trips, and a first wave of tasks
-that take minutes does not pile several of them on one worker.
+that take minutes does not pile several of them on one worker. A short input (up to
+``pre_dispatch`` batches of ``_FIRST_MAX`` tasks) goes out whole in that first wave, in
+equal batches: on a cluster, where each batch costs a scheduler round trip, a hundred
+tasks of a few milliseconds are then four batches, not ten.
 
 When the number of tasks is known (or the end of the input has been read), batches
 shrink towards the end so that the workers finish together. They go out in rounds of
@@ -29,6 +32,8 @@ _SHRINK = 4
 _MAX_AUTO = 100_000
 #: tasks in each batch sent before any timing (with a budget)
 _FIRST_SIZE = 8
+#: the most tasks in such a batch when the whole input fits in the first wave
+_FIRST_MAX = 32
 #: that budget, in units of the backend's target batch time
 _BUDGET_TARGETS = 2
 
@@ -48,7 +53,7 @@ class Batcher:
         self.fixed = batch_size if isinstance(batch_size, int) else None
         self.n_jobs = n_jobs
         self.target = target_seconds if timeout is None else min(target_seconds, timeout / 4)
-        self.total = total
+        self.total: int | None = None
         #: probe with budgeted batches of a few tasks: not with a timeout, whose clock
         #: must cover whole batches, nor when the caller asks for single first tasks
         #: (say, to bound memory by pre_dispatch batches of one task, as joblib does)
@@ -57,6 +62,25 @@ class Batcher:
         self.seconds_per_task: float | None = None
         self._piece = 0  # the batch size of the current round
         self._round_left = 0  # batches of that size still to send
+        if total is not None:
+            self.learn_total(total)
+
+    @property
+    def first_wave(self) -> int:
+        """How many tasks to read before the first dispatch: a short input goes out whole."""
+        if self.probing and self.seconds_per_task is None:
+            return self._waves() * _FIRST_MAX
+        return 0
+
+    def _waves(self) -> int:
+        return 2 * self.n_jobs  # the batches the default pre_dispatch keeps in flight
+
+    def learn_total(self, total: int) -> None:
+        """The input holds ``total`` tasks: size the rest of the batches from it."""
+        self.total = total
+        if self.probing and self.seconds_per_task is None and total <= self.first_wave:
+            # the whole input in the first wave, in equal budgeted batches
+            self.size = max(math.ceil(total / self._waves()), 1)
 
     @property
     def budget(self) -> float | None:
@@ -69,8 +93,8 @@ class Batcher:
         if self.fixed is not None:
             return self.fixed
         size = self.size
-        if self.total is None:
-            return size
+        if self.total is None or self.budget is not None:
+            return size  # nothing timed yet: rounds are sized from timings
         if self._round_left == 0:
             remaining = self.total - dispatched
             piece = math.ceil(remaining / (2 * self.n_jobs))

@@ -186,10 +186,14 @@ class Run:
             outbox.append(self._encoded(heapq.heappop(self.leftovers)[1]))
             return
         feed = self.feed
-        if self.lookahead and feed.total is None and self._tasks_are_slow():
-            feed.read_ahead(self._window())
-            if feed.total is not None:
-                self.batcher.total = feed.total  # the end is in sight: size batches from it
+        if self.lookahead and feed.total is None:
+            wanted = self.batcher.first_wave if self.dispatched == 0 else 0
+            if not wanted and self._tasks_are_slow():
+                wanted = self._window()
+            if wanted:
+                feed.read_ahead(wanted)
+                if feed.total is not None:
+                    self.batcher.learn_total(feed.total)  # the end is in sight
         size = self.batcher.next_size(self.dispatched)
         chunk = feed.take(size)
         if len(chunk) < size or feed.empty:
