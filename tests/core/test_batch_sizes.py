@@ -87,8 +87,10 @@ def test_a_short_input_goes_out_whole_in_equal_first_batches() -> None:
 
 @pytest.mark.parametrize("sized", [True, False], ids=["list", "generator"])
 def test_a_short_input_of_any_kind_is_read_whole_before_the_first_dispatch(
-    sizes: list[int], sized: bool
+    sizes: list[int], sized: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a budget no stall of a loaded machine can use up: no batch is handed back
+    monkeypatch.setattr(RecordingBackend, "target_batch_seconds", 60.0)
     tasks = (delayed(abs)(i) for i in range(100))
     out = Parallel(n_jobs=2, backend="recording")(list(tasks) if sized else tasks)
     assert out == list(range(100)) and sizes == [25] * 4
