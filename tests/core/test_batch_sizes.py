@@ -79,8 +79,10 @@ def test_before_any_timing_batches_hold_a_few_tasks_under_a_time_budget() -> Non
 
 def test_a_short_input_goes_out_whole_in_equal_first_batches() -> None:
     # pre_dispatch (2 * n_jobs) batches cover it: one scheduler round trip per worker share
-    for total, first in [(100, 25), (10, 3), (1000, 8)]:  # 1000: too long, a few tasks each
-        batcher = Batcher("auto", n_jobs=2, target_seconds=0.1, total=total)
+    # 1000 tasks: too long, a few tasks each; on 64 workers, fewer, so that all get some
+    cases = [(2, 100, 25), (2, 10, 3), (2, 1000, 8), (64, 300, 3), (64, 600, 5)]
+    for n_jobs, total, first in cases:
+        batcher = Batcher("auto", n_jobs=n_jobs, target_seconds=0.1, total=total)
         assert [batcher.next_size(k * first) for k in range(4)] == [first] * 4
         assert batcher.budget is not None  # still under a time budget, as nothing was timed
 

@@ -10,9 +10,9 @@ budget: a worker stops such a batch once the budget is spent and returns what it
 the runner sends the rest again, sized from that timing. So a first wave of tasks that
 take a few milliseconds is not a row of single-task round trips, and a first wave of tasks
 that take minutes does not pile several of them on one worker. A short input (up to
-``pre_dispatch`` batches of ``_FIRST_MAX`` tasks) goes out whole in that first wave, in
-equal batches: on a cluster, where each batch costs a scheduler round trip, a hundred
-tasks of a few milliseconds are then four batches, not ten.
+``pre_dispatch`` batches of ``_FIRST_MAX`` tasks, and ``_FIRST_READ`` tasks in all) goes
+out whole in that first wave, in equal batches: on a cluster, where each batch costs a
+scheduler round trip, a hundred tasks of a few milliseconds are then four batches, not ten.
 
 When the number of tasks is known (or the end of the input has been read), batches
 shrink towards the end so that the workers finish together. They go out in rounds of
@@ -34,6 +34,8 @@ _MAX_AUTO = 100_000
 _FIRST_SIZE = 8
 #: the most tasks in such a batch when the whole input fits in the first wave
 _FIRST_MAX = 32
+#: the most tasks read ahead of the first dispatch, to see whether an input is that short
+_FIRST_READ = 256
 #: that budget, in units of the backend's target batch time
 _BUDGET_TARGETS = 2
 
@@ -69,7 +71,7 @@ class Batcher:
     def first_wave(self) -> int:
         """How many tasks to read before the first dispatch: a short input goes out whole."""
         if self.probing and self.seconds_per_task is None:
-            return self._waves() * _FIRST_MAX
+            return min(self._waves() * _FIRST_MAX, _FIRST_READ)
         return 0
 
     def _waves(self) -> int:
@@ -78,9 +80,11 @@ class Batcher:
     def learn_total(self, total: int) -> None:
         """The input holds ``total`` tasks: size the rest of the batches from it."""
         self.total = total
-        if self.probing and self.seconds_per_task is None and total <= self.first_wave:
-            # the whole input in the first wave, in equal budgeted batches
-            self.size = max(math.ceil(total / self._waves()), 1)
+        if self.probing and self.seconds_per_task is None:
+            # equal budgeted first batches: the whole input when it is short, else a few
+            # tasks each (fewer when there are that many workers)
+            largest = _FIRST_MAX if total <= self.first_wave else _FIRST_SIZE
+            self.size = max(min(math.ceil(total / self._waves()), largest), 1)
 
     @property
     def budget(self) -> float | None:
