@@ -131,9 +131,10 @@ def embedded_client() -> Client:
         _close_embedded()
         import dask
 
-        # The workers' statistical profiler samples every task thread each 10 ms, which
-        # slows pure-Python tasks by a few percent; its only reader is the dashboard, off
-        # here. Nannies hand this setting to the workers they start (and restart).
+        # The workers' statistical profiler takes the GIL from the running task every 10 ms
+        # to sample its stack (up to a few percent of a pure-Python task's time, within
+        # noise here); its only reader is the dashboard, which is off. Nannies hand this
+        # setting to the workers they start, and restart.
         with dask.config.set({"distributed.worker.profile.enabled": False}):
             cluster = _start_local_cluster()
         try:
