@@ -70,9 +70,9 @@ class Batcher:
     @property
     def first_wave(self) -> int:
         """How many tasks to read before the first dispatch: a short input goes out whole."""
-        if self.probing and self.seconds_per_task is None:
-            return min(self._waves() * _FIRST_MAX, _FIRST_READ)
-        return 0
+        if self.budget is None:  # timed, or not probing: batches are sized as usual
+            return 0
+        return min(self._waves() * _FIRST_MAX, _FIRST_READ)
 
     def _waves(self) -> int:
         return 2 * self.n_jobs  # the batches the default pre_dispatch keeps in flight
@@ -80,7 +80,7 @@ class Batcher:
     def learn_total(self, total: int) -> None:
         """The input holds ``total`` tasks: size the rest of the batches from it."""
         self.total = total
-        if self.probing and self.seconds_per_task is None:
+        if self.budget is not None:
             # equal budgeted first batches: the whole input when it is short, else a few
             # tasks each (fewer when there are that many workers)
             largest = _FIRST_MAX if total <= self.first_wave else _FIRST_SIZE
