@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from parjob import delayed
+from parjob import Parallel, delayed
 from parjob.errors import TaskFailure
 from parjob.tasks import Batch
 from parjob.testing import fail_on, identity, square
@@ -121,10 +121,12 @@ def test_delayed_looks_like_the_function_it_wraps() -> None:
     assert delayed(scaler)(4) == (scaler, (4,), {})
 
 
-def test_tasks_without_keywords_share_one_read_only_empty_dict() -> None:
+def test_each_task_has_its_own_writable_keyword_dict() -> None:
+    # as in joblib: code that edits task tuples before handing them to Parallel works
     first, second = delayed(square)(1), delayed(square)(2)
-    assert first[2] == {} and first[2] is second[2]
-    with pytest.raises(TypeError, match="read-only"):
-        first[2]["x"] = 1
-    assert type(pickle.loads(pickle.dumps(first[2]))) is dict  # a plain dict elsewhere
-    assert delayed(identity)(x=1)[2] == {"x": 1}  # tasks with keywords get their own dict
+    assert first[2] == {} and first[2] is not second[2]
+    first[2]["unused"] = 1
+    assert second[2] == {}
+    func, args, kwargs = delayed(identity)(x=1)
+    kwargs["x"] = 2
+    assert Parallel(n_jobs=2, backend="threading")([(func, args, kwargs)]) == [2]

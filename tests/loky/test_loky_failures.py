@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psutil
@@ -24,7 +25,7 @@ from loky_tasks import (
     wait_gone,
 )
 
-from parjob import Parallel, WorkerCrashedError, delayed
+from parjob import Parallel, ResultSerializationError, WorkerCrashedError, delayed
 
 BACKENDS = ["loky", "multiprocessing"]
 
@@ -181,3 +182,46 @@ def test_ctrl_c_stops_workers_and_cleans_up(backend: str, tmp_path: Path) -> Non
     assert wait_gone(workers) == set(), "worker processes survived Ctrl-C"
     assert all(gone(worker) for worker in workers)
     assert os.listdir(folder) == []
+
+
+MAIN_ERROR_SCRIPT = """
+import sys
+import threading
+from parjob import Parallel, delayed
+
+class MyError(Exception):
+    pass
+
+def boom(x):
+    raise MyError(f"boom {x}")
+
+try:
+    Parallel(n_jobs=2, backend=sys.argv[1])(delayed(boom)(i) for i in range(3))
+except MyError as exc:
+    print("caught", type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_exception_class_defined_in_main_comes_back_as_itself(
+    backend: str, tmp_path: Path
+) -> None:
+    # a script's (or a notebook's) own exception class is caught by `except MyError`
+    script = tmp_path / "script.py"
+    script.write_text(MAIN_ERROR_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), backend], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.match(r"caught MyError boom \d", done.stdout), done.stdout + done.stderr
+
+
+def lock_on_one(x: int) -> object:
+    return threading.Lock() if x == 1 else x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_unpicklable_result_names_its_task_and_is_a_type_error(backend: str) -> None:
+    with pytest.raises(ResultSerializationError, match=r"task 1 \(lock_on_one\)") as info:
+        Parallel(n_jobs=2, backend=backend, batch_size=1)(delayed(lock_on_one)(i) for i in range(4))
+    assert isinstance(info.value, TypeError) and not isinstance(info.value, WorkerCrashedError)

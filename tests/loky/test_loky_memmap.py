@@ -363,3 +363,31 @@ def test_spill_declines_what_it_cannot_map(tmp_path: Path, monkeypatch: pytest.M
     assert os.listdir(tmp_path) == []  # unlinked once mapped
     monkeypatch.setattr(memmap, "_has_room", lambda folder, nbytes: False)
     assert memmap.spill(big, str(tmp_path), 1000) is None
+
+
+def matrix_square(m: np.matrix) -> tuple[str, np.ndarray]:
+    return type(m).__name__, np.asarray(m * m)
+
+
+def record_field(rec: np.recarray) -> tuple[str, float]:
+    return type(rec).__name__, float(rec.a.sum())
+
+
+def masked_sum(masked: np.ma.MaskedArray) -> tuple[str, float, int]:
+    return type(masked).__name__, float(masked.sum()), int(masked.mask.sum())
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix is on purpose
+def test_numpy_subclasses_over_max_nbytes_keep_their_type(backend: str) -> None:
+    # np.matrix multiplies as matrices, a record array has its fields, a masked array its
+    # mask: as a bare memmap they would silently compute something else, or fail
+    m = np.matrix(np.arange(4 * 256, dtype=np.float64).reshape(32, 32) % 5)
+    rec = np.rec.fromarrays([np.ones(MB), np.zeros(MB)], names="a,b")
+    data = np.arange(MB, dtype=np.float64)
+    masked = np.ma.MaskedArray(data, mask=data % 2 == 0)
+    with parallel_config(backend, n_jobs=2, max_nbytes=1024):
+        kind, product = Parallel()(delayed(matrix_square)(m) for _ in range(2))[0]
+        assert kind == "matrix" and np.array_equal(product, np.asarray(m * m))
+        assert Parallel()(delayed(record_field)(rec) for _ in range(2)) == [("recarray", MB)] * 2
+        sums = Parallel()(delayed(masked_sum)(masked) for _ in range(2))
+    assert sums == [("MaskedArray", float(masked.sum()), MB // 2)] * 2

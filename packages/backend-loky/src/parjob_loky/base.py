@@ -83,6 +83,7 @@ class ProcessBackend(Backend):
         elif self._store is not None:
             # arrays may have changed since the last call: write them again
             self._store.new_call()
+        previous = self._executor
         executor = self._open_executor(n_jobs)
         if not _workers_alive(executor):
             # a worker died between calls (killed while idle, out of memory): the pool may
@@ -91,6 +92,9 @@ class ProcessBackend(Backend):
             self._close_executor(executor, kill=True)
             executor = self._open_executor(n_jobs)
         self._executor = executor
+        if settings.timeout is not None and executor is not previous:
+            # a timeout's clock starts at dispatch: let new workers boot before it runs
+            executor.submit(int).result()
 
     def encode(self, batch: Batch) -> Work:
         store = self._store

@@ -22,6 +22,7 @@ _EXPORTS = {
     "cpu_count": "parjob.cpu",
     "PluginError": "parjob.errors",
     "RemoteTraceback": "parjob.errors",
+    "ResultSerializationError": "parjob.errors",
     "SerializationError": "parjob.errors",
     "UnknownBackendError": "parjob.errors",
     "WorkerCrashedError": "parjob.errors",
@@ -40,6 +41,7 @@ __all__ = [
     "Parallel",
     "PluginError",
     "RemoteTraceback",
+    "ResultSerializationError",
     "RunSettings",
     "SerializationError",
     "UnknownBackendError",
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from parjob.errors import (
         PluginError,
         RemoteTraceback,
+        ResultSerializationError,
         SerializationError,
         UnknownBackendError,
         WorkerCrashedError,

@@ -63,6 +63,12 @@ class Backend:
     #: a cluster, where "one" would be a surprising default).
     default_n_jobs: ClassVar[int] = 1
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Backend:
+        self = super().__new__(cls)
+        # the constructor's arguments, so that fresh() can make a twin of this instance
+        self._parjob_arguments = (args, kwargs)
+        return self
+
     def __init__(self, **backend_params: Any) -> None:
         if backend_params:
             names = ", ".join(sorted(backend_params))
@@ -77,6 +83,15 @@ class Backend:
         """Resolve a validated ``n_jobs`` (never 0 or None) to a worker count."""
         if n_jobs < 0:
             return max(self.capacity() + 1 + n_jobs, 1)
+        return n_jobs
+
+    def running_at_once(self, n_jobs: int) -> int:
+        """How many batches actually run at once with this effective ``n_jobs``.
+
+        With ``timeout=``, the core keeps no more batches than this in flight, so a batch's
+        clock starts about when it starts running rather than while it waits in a queue.
+        A cluster backend whose ``n_jobs`` can exceed its slots returns the smaller of the two.
+        """
         return n_jobs
 
     def nested(self, n_jobs: int) -> tuple[str, int]:
@@ -113,6 +128,17 @@ class Backend:
 
     def abort(self) -> None:
         """Stop what is still running (timeout, error, Ctrl-C); the next ``start`` must work."""
+
+    def fresh(self) -> Backend:
+        """A new instance made with the same constructor arguments as this one.
+
+        The core runs each call on an instance of its own: a call that starts while this
+        instance is running another call (a shared ``parallel_config(backend=instance)``
+        used from several threads) runs on a fresh twin, so per-call state kept on the
+        instance is never shared. Constructors must therefore be cheap and start nothing.
+        """
+        args, kwargs = getattr(self, "_parjob_arguments", ((), {}))
+        return type(self)(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

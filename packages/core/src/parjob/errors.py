@@ -31,6 +31,14 @@ class SerializationError(pickle.PicklingError):
     """A task's function or arguments cannot be sent to a worker (raised before dispatch)."""
 
 
+class ResultSerializationError(SerializationError, TypeError):
+    """A task's result cannot be sent back from its worker: it does not pickle.
+
+    A ``TypeError`` too, as the pickler's own error usually is, so code written for joblib
+    (which raises that ``TypeError``) still catches it.
+    """
+
+
 class WorkerCrashedError(RuntimeError):
     """A worker died (killed, segfault, out of memory) while it was running tasks."""
 
@@ -74,8 +82,12 @@ class TaskFailure(Exception):
         name = function_name(func)
         carried: BaseException | None = exc
         if portable:
+            # the way back pickles with cloudpickle, which carries exception classes
+            # defined in __main__ or a notebook by value: check with the same pickler
+            import cloudpickle
+
             try:
-                pickle.loads(pickle.dumps(exc))
+                pickle.loads(cloudpickle.dumps(exc))
             except Exception:
                 carried = None
         return cls(index, name, carried, text, type(exc).__name__, portable)

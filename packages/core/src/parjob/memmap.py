@@ -173,10 +173,15 @@ class ArrayPickler(cloudpickle.Pickler):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self._store = store
         numpy = sys.modules.get("numpy")
-        self._ndarray = numpy.ndarray if numpy is not None and store is not None else None
+        # Only plain arrays and memory maps: a subclass (np.matrix, np.recarray,
+        # np.ma.MaskedArray) has behaviour or state that a bare np.memmap would lose, so it
+        # travels in the pickle, as itself.
+        self._mapped = (
+            (numpy.ndarray, numpy.memmap) if numpy is not None and store is not None else ()
+        )
 
     def reducer_override(self, obj: Any) -> Any:
-        if self._ndarray is not None and isinstance(obj, self._ndarray):
+        if type(obj) in self._mapped:
             reduced = self._store.reduce(obj)  # type: ignore[union-attr]
             return NotImplemented if reduced is None else reduced
         return super().reducer_override(obj)

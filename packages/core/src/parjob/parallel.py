@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from parjob import config, validation
+from parjob import config, leases, validation
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
@@ -90,6 +90,8 @@ class Parallel:
         self._lock = threading.Lock()
         self._running = False
         self._managed = False
+        #: the instance the current call or ``with`` block runs on (see parjob.leases)
+        self._taken: Backend | None = None
 
     @property
     def backend(self) -> Backend:
@@ -101,8 +103,13 @@ class Parallel:
 
     # -- reuse across calls ----------------------------------------------------------
     def __enter__(self) -> Parallel:
+        taken = self._take()
+        try:
+            taken.start(self._effective_n_jobs(), self.settings)
+        except BaseException:
+            self._give_back()
+            raise
         self._managed = True
-        self._backend.start(self._effective_n_jobs(), self.settings)
         return self
 
     def __exit__(
@@ -112,7 +119,7 @@ class Parallel:
         tb: TracebackType | None,
     ) -> None:
         self._managed = False
-        self._backend.stop()
+        self._stop()
 
     # -- a call ----------------------------------------------------------------------
     def __call__(self, iterable: Iterable[Task]) -> Any:
@@ -149,7 +156,20 @@ class Parallel:
             if self.return_as == "list":
                 return run_inline_list(tasks, progress)
             return self._finally(run_inline(tasks, progress), stop=False)
-        self._backend.start(n_jobs, self.settings)  # cheap when the workers are ready
+        if not self._managed:
+            self._take()
+        try:
+            return self._dispatch(tasks, iterable, n_jobs, progress)
+        except BaseException:
+            self._stop()
+            raise
+
+    def _dispatch(
+        self, tasks: Iterator[Task], iterable: Iterable[Task], n_jobs: int, progress: Progress
+    ) -> Any:
+        backend = self._taken
+        assert backend is not None
+        backend.start(n_jobs, self.settings)  # cheap when the workers are ready
         progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
         total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
         default_pre_dispatch = _is_default_pre_dispatch(self.pre_dispatch)
@@ -177,11 +197,7 @@ class Parallel:
             lookahead=total is None and default_pre_dispatch,
         )
         # dispatch the first batches now, so workers start while the caller goes on
-        try:
-            run.start()
-        except BaseException:
-            self._stop()
-            raise
+        run.start()
         if self.return_as == "list":
             try:
                 return _in_order(run.batches())
@@ -203,9 +219,23 @@ class Parallel:
             if stop:
                 self._stop()
 
+    def _take(self) -> Backend:
+        self._taken = leases.take(self._backend)
+        return self._taken
+
+    def _give_back(self) -> None:
+        taken, self._taken = self._taken, None
+        if taken is not None:
+            leases.give_back(self._backend, taken)
+
     def _stop(self) -> None:
-        if not self._managed:
-            self._backend.stop()
+        """End of a call (or of the ``with`` block): stop its backend and hand it back."""
+        if self._managed or self._taken is None:
+            return
+        try:
+            self._taken.stop()
+        finally:
+            self._give_back()
 
     def __repr__(self) -> str:
         return f"Parallel(n_jobs={self.n_jobs}, backend={self._backend.name!r})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import math
 import operator
+import pickle
 import queue
 import time
 from collections import deque
@@ -19,7 +20,13 @@ from typing import Any
 
 from parjob.backend import Backend
 from parjob.batching import Batcher
-from parjob.errors import SerializationError, TaskFailure, WorkerCrashedError, function_name
+from parjob.errors import (
+    ResultSerializationError,
+    SerializationError,
+    TaskFailure,
+    WorkerCrashedError,
+    function_name,
+)
 from parjob.feed import Feed
 from parjob.progress import Progress
 from parjob.serialization import explain
@@ -87,9 +94,9 @@ class Run:
         self.backend = backend
         self.feed = Feed(tasks)
         self.batcher = batcher
-        # with a timeout, only as many batches as workers are in flight, so a batch's
-        # clock starts when it starts running
-        self.limit = n_jobs if timeout is not None else limit
+        # with a timeout, only as many batches in flight as run at once, so a batch's
+        # clock (started at dispatch) starts about when the batch starts running
+        self.limit = backend.running_at_once(n_jobs) if timeout is not None else limit
         self.timeout = timeout
         self.progress = progress
         self.nested = nested
@@ -253,6 +260,12 @@ class Run:
                 f"the batch of {_describe(batch)} was cancelled by the backend"
             ) from None
         except Exception as exc:
+            if self.backend.serializes and _is_pickling_error(exc):
+                raise ResultSerializationError(
+                    f"a result of {_describe(batch)} cannot be sent back from the worker: "
+                    f"{_last_line(exc)}. Return something picklable, or run on threads "
+                    "(prefer='threads')."
+                ) from exc
             raise WorkerCrashedError(
                 f"a worker failed while running {_describe(batch)}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -320,6 +333,21 @@ def _split(chunk: list[Task], parts: int) -> list[list[Task]]:
     step, extra = divmod(len(chunk), parts)
     bounds = [k * step + min(k, extra) for k in range(parts + 1)]
     return [chunk[bounds[k] : bounds[k + 1]] for k in range(parts)]
+
+
+def _is_pickling_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a pickler's complaint. Tasks are pickled (and checked) in the
+    caller before dispatch, so one coming back from a batch is about its results."""
+    kinds = (pickle.PickleError, TypeError, AttributeError)
+    return isinstance(exc, kinds) and "pickle" in str(exc).lower()
+
+
+def _last_line(exc: BaseException) -> str:
+    """``exc`` in one line: engines put whole tracebacks in their messages."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else ""
+    name = type(exc).__name__
+    return last if last.startswith(name) else f"{name}: {last}"
 
 
 def _describe(batch: Batch) -> str:

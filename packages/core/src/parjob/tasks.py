@@ -51,12 +51,8 @@ def forget_last_delayed() -> None:
 
 
 class _NoKeywords(dict):  # type: ignore[type-arg]
-    """The keyword arguments of every task that has none: one shared, read-only empty dict.
-
-    Sharing it spares making (and later freeing) an empty dict per task, a fifth of the cost
-    of ``delayed(f)(x)``; being read-only keeps the sharing safe. It copies and pickles as a
-    plain empty dict.
-    """
+    """The keyword arguments of the tasks a worker rebuilds from a uniform batch (no
+    keywords): one shared, read-only empty dict. It copies and pickles as a plain one."""
 
     __slots__ = ()
 
@@ -80,7 +76,8 @@ def _wrapper(function: Callable[..., Any]) -> Callable[..., Task]:
     # A closure, not an object with ``__call__``: users call it once per task in a
     # generator expression, and a plain function is the cheapest thing Python can call.
     def task(*args: Any, **kwargs: Any) -> Task:
-        return (function, args, kwargs or _NO_KEYWORDS)
+        # kwargs is a new dict on every call: each task owns a writable one, as in joblib
+        return (function, args, kwargs)
 
     for name in _LOOKS:
         with contextlib.suppress(AttributeError, TypeError):  # objects may lack a name

@@ -26,7 +26,7 @@ import pytest
 from parjob import Parallel, delayed, parallel_config
 from parjob.backend import Backend
 from parjob.batching import Batcher
-from parjob.errors import SerializationError
+from parjob.errors import ResultSerializationError, SerializationError
 
 # -- task functions (importable by workers) ---------------------------------------------
 
@@ -75,6 +75,11 @@ def nbytes(data: Any) -> int:
 
 def worker_id(_: Any) -> tuple[int, int]:
     return (os.getpid(), threading.get_ident())
+
+
+def lock_on(x: int, bad: int) -> Any:
+    """``x``, or a lock (which cannot be pickled back to the caller) when ``x == bad``."""
+    return threading.Lock() if x == bad else x
 
 
 class CustomError(Exception):
@@ -238,6 +243,43 @@ class BackendConformance:
             return
         with pytest.raises(SerializationError, match="lock"):
             Parallel()(delayed(identity)(x) for x in [1, lock])
+
+    def test_unpicklable_result(self, configured: None) -> None:
+        if not self.capabilities().serializes:  # results stay in the caller's memory
+            out = Parallel(batch_size=1)(delayed(lock_on)(i, 1) for i in range(3))
+            assert out[0] == 0 and out[2] == 2
+            return
+        # not a crash: a serialization error naming a task, and the TypeError joblib raises
+        # (an engine that fetches several results in one message, as dask does, may fail a
+        # neighbour's fetch first: the task named is then that neighbour)
+        with pytest.raises(ResultSerializationError, match=r"task \d \(lock_on\)") as info:
+            Parallel(batch_size=1)(delayed(lock_on)(i, 1) for i in range(3))
+        assert isinstance(info.value, TypeError) and "pickle" in str(info.value)
+        assert Parallel()(delayed(square)(i) for i in range(3)) == [0, 1, 4]
+
+    def test_one_instance_shared_by_concurrent_calls(self) -> None:
+        # parallel_config(backend=instance) around threads: every call must finish with its
+        # own results, none may stop or clean up another's work, and nothing may hang
+        instance = self.capabilities()
+        results: dict[int, list[int]] = {}
+        errors: list[BaseException] = []
+
+        def call(k: int) -> None:
+            try:
+                with parallel_config(instance, n_jobs=self.n_jobs):
+                    tasks = (delayed(sleep_then)(100 * k + i, 0.005 * (k % 2)) for i in range(30))
+                    results[k] = Parallel()(tasks)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=call, args=(k,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads), "a call hung"
+        assert not errors, errors
+        assert results == {k: [100 * k + i for i in range(30)] for k in range(4)}
 
     def test_lambda_and_closure(self, configured: None) -> None:
         offset = 10

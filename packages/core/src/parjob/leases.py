@@ -1,0 +1,34 @@
+"""One call per backend instance at a time: a busy instance lends its twin instead.
+
+A backend keeps per-call state on its instance (pending batches, a memory-map folder,
+scattered data). When one instance is configured for calls that run at the same time
+(``parallel_config(backend=instance)`` around threads), the first call takes the instance
+and each other call runs on :meth:`Backend.fresh`, a twin made with the same arguments,
+so no call can stop, abort or clean up another's work.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+from parjob.backend import Backend
+
+_lock = threading.Lock()
+_busy: weakref.WeakSet[Backend] = weakref.WeakSet()
+
+
+def take(backend: Backend) -> Backend:
+    """The instance a call runs on: ``backend`` when it is free, else a fresh twin."""
+    with _lock:
+        if backend not in _busy:
+            _busy.add(backend)
+            return backend
+    return backend.fresh()
+
+
+def give_back(backend: Backend, used: Backend) -> None:
+    """The call that ran on ``used`` (taken for ``backend``) has ended."""
+    if used is backend:
+        with _lock:
+            _busy.discard(backend)
