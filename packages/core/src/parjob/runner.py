@@ -19,7 +19,13 @@ from typing import Any
 
 from parjob.backend import Backend
 from parjob.batching import Batcher
-from parjob.errors import SerializationError, TaskFailure, WorkerCrashedError, function_name
+from parjob.errors import (
+    BackendError,
+    SerializationError,
+    TaskFailure,
+    WorkerCrashedError,
+    function_name,
+)
 from parjob.feed import Feed
 from parjob.progress import Progress
 from parjob.serialization import explain
@@ -248,6 +254,8 @@ class Run:
             outcome = future.result()
         except TaskFailure as failure:
             raise failure.reraise()  # noqa: B904 - reraise() sets the cause: the worker's traceback
+        except BackendError:
+            raise
         except CancelledError:
             raise WorkerCrashedError(
                 f"the batch of {_describe(batch)} was cancelled by the backend"
