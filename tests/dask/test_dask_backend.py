@@ -228,7 +228,11 @@ def test_resources_restrict_where_tasks_run() -> None:
     # the session's workers each have resources={"slot": 1}
     with parallel_config("dask", resources={"slot": 1}):
         assert Parallel()(delayed(t.square)(i) for i in range(4)) == [0, 1, 4, 9]
-    with parallel_config("dask", resources={"gpu": 1}), pytest.raises(TimeoutError):
+    with (
+        parallel_config("dask", resources={"gpu": 1}),
+        pytest.raises(TimeoutError),
+        pytest.warns(RuntimeWarning, match="no dask worker has the resources"),
+    ):
         Parallel(timeout=0.5)(delayed(t.square)(i) for i in range(2))  # no worker has one
 
 

@@ -147,7 +147,9 @@ def check_client(client: Client, which: str) -> Client:
             "Parallel blocks until its results are in, so it needs a synchronous Client"
         )
     if client.status in ("closing", "closed"):
-        raise RuntimeError(
+        from parjob.errors import BackendError
+
+        raise BackendError(
             f"{which} ({client!r}) is {client.status}: pass a running Client, or no "
             "client= to use the default one"
         )
