@@ -340,8 +340,8 @@ def _short(obj: Any, limit: int = 80) -> str:
 
 def _client_closed(client: Client) -> BackendError:
     return BackendError(
-        f"the dask client {client!r} was closed while the call was running; its batches "
-        "were lost with it (this is not a worker crash)"
+        f"the dask client {cluster.describe(client)} was closed while the call was running; "
+        "its batches were lost with it (this is not a worker crash)"
     )
 
 

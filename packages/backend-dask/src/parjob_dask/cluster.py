@@ -58,6 +58,13 @@ def _after_fork_in_child() -> None:
     client_class = getattr(sys.modules.get("distributed"), "Client", None)
     if client_class is not None:
         _inherited.update(client_class._instances)
+    utils = sys.modules.get("distributed.utils")
+    if utils is not None and hasattr(utils, "_offload_executor"):
+        # dask's offload pool believes its parent's thread is still there and idle, so
+        # work given to it (a scheduler deserialising a graph) would wait forever
+        from concurrent.futures import ThreadPoolExecutor
+
+        utils._offload_executor = ThreadPoolExecutor(1, thread_name_prefix="Dask-Offload")
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -133,24 +140,30 @@ def direct(client: Client) -> bool | None:
     return None
 
 
+def describe(client: Client) -> str:
+    """``client`` for a message, without asking its scheduler (its repr may block)."""
+    address = getattr(getattr(client, "scheduler", None), "address", None)
+    return f"<Client {address or 'not connected'}>"
+
+
 def check_client(client: Client, which: str) -> Client:
     """``client`` if a blocking call can use it, else an error saying what is wrong."""
-    if client in _inherited:
+    if forked_away(client):
         raise RuntimeError(
-            f"{which} ({client!r}) was created before this process was forked: its event "
+            f"{which} ({describe(client)}) was created before this process was forked: its event "
             "loop runs in the parent process only. Create a new Client in the child, or "
             "create it after the fork"
         )
     if client.asynchronous:
         raise TypeError(
-            f"{which} ({client!r}) is asynchronous (Client(asynchronous=True)); parjob's "
+            f"{which} ({describe(client)}) is asynchronous (Client(asynchronous=True)); parjob's "
             "Parallel blocks until its results are in, so it needs a synchronous Client"
         )
     if client.status in ("closing", "closed"):
         from parjob.errors import BackendError
 
         raise BackendError(
-            f"{which} ({client!r}) is {client.status}: pass a running Client, or no "
+            f"{which} ({describe(client)}) is {client.status}: pass a running Client, or no "
             "client= to use the default one"
         )
     return client
@@ -161,8 +174,24 @@ def usable(client: Client | None) -> bool:
     return (
         client is not None
         and client.status not in ("closing", "closed")
-        and client not in _inherited
+        and not forked_away(client)
     )
+
+
+def forked_away(client: Client) -> bool:
+    """Whether ``client`` was made before this process was forked (its loop is elsewhere).
+
+    Seen by the fork hook when this module was imported before the fork, else by the
+    thread that runs the client's event loop, which a forked child does not have.
+    """
+    if client in _inherited:
+        return True
+    try:
+        loop = client.loop.asyncio_loop
+    except Exception:  # a client that never started
+        return False
+    ident = getattr(loop, "_thread_id", None)  # set while the loop runs
+    return ident is not None and ident not in {t.ident for t in threading.enumerate()}
 
 
 def connect(address: str) -> Client:
