@@ -8,6 +8,7 @@ import os
 
 import dask_tasks as t
 import pytest
+from dask_helpers import workerless_cluster
 from distributed import Client, LocalCluster
 
 from parjob import Parallel, delayed, parallel_config
@@ -55,15 +56,7 @@ def test_running_at_once_is_at_most_the_worker_threads() -> None:
 
 
 def test_a_cluster_scaled_to_zero_grows_for_a_call() -> None:
-    cluster = LocalCluster(
-        n_workers=0,
-        threads_per_worker=1,
-        processes=False,
-        protocol="tcp",
-        host="127.0.0.1",
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-    )
+    cluster = workerless_cluster()
     try:
         cluster.adapt(minimum=0, maximum=2, interval="100ms")
         with Client(cluster, set_as_default=False) as client:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dask_tasks as t
 import pytest
+from dask_helpers import workerless_cluster
 from distributed import Client, LocalCluster
 
 from parjob import Parallel, delayed
@@ -48,14 +49,7 @@ def namespaced_worker() -> Iterator[str]:
     /dev/shm and /tmp: it shares this machine's network, not its files."""
     if not _unshare_works():
         pytest.skip("needs unshare (mount namespaces)")
-    scheduler = LocalCluster(
-        n_workers=0,
-        processes=False,
-        protocol="tcp",
-        host="127.0.0.1",
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-    )
+    scheduler = workerless_cluster()
     shell = (
         'mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /tmp && exec "$0" -m '
         'distributed.cli.dask_worker "$1" --nthreads 1 --no-nanny --no-dashboard '
