@@ -147,6 +147,14 @@ class DaskBackend(Backend):
             self._client = cluster.find_client(self._client_spec)
         return self._client  # type: ignore[return-value]
 
+    def _call_client(self) -> Client:
+        """The client this call started with: never another one found mid-call (that could
+        start an embedded cluster from dask's event loop)."""
+        client = self._client
+        if client is None or client.status in ("closing", "closed"):
+            raise _client_closed(client)
+        return client
+
     def capacity(self) -> int:
         """Threads of all workers now in the cluster (waits for a first worker, submitting
         a probe task so that an autoscaling cluster starts one)."""
@@ -208,7 +216,7 @@ class DaskBackend(Backend):
             ]
             if large:
                 unique = list({id(obj): obj for obj in large}.values())
-                self._auto = self._auto | scatter.scatter_now(self.client, unique)
+                self._auto = self._auto | scatter.scatter_now(self._call_client(), unique)
             if len(self._auto):
                 table = table | self._auto
         data, futures = scatter.dumps(batch, table, self._store)
@@ -239,7 +247,7 @@ class DaskBackend(Backend):
         options["pure"] = self.pure
         if not self.pure:
             options["key"] = [f"parjob-{work.name}-{uuid.uuid4().hex}" for work, _ in items]
-        client = self.client
+        client = self._call_client()
         datas = [work.data for work, _ in items]
         values = [work.futures for work, _ in items]
         # both calls schedule work on dask's event loop, which would keep the caller's
@@ -338,9 +346,10 @@ def _short(obj: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _client_closed(client: Client) -> BackendError:
+def _client_closed(client: Client | None) -> BackendError:
+    name = f" {cluster.describe(client)}" if client is not None else ""
     return BackendError(
-        f"the dask client {cluster.describe(client)} was closed while the call was running; "
+        f"the dask client{name} was closed while the call was running; "
         "its batches were lost with it (this is not a worker crash)"
     )
 

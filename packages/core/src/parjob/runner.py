@@ -232,7 +232,7 @@ class Run:
             return batch, batch
         try:
             return batch, self.backend.encode(batch)
-        except SerializationError:
+        except (SerializationError, BackendError):
             raise
         except Exception as exc:
             raise explain(batch, exc) from exc
