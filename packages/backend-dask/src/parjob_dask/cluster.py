@@ -58,16 +58,25 @@ def _after_fork_in_child() -> None:
     client_class = getattr(sys.modules.get("distributed"), "Client", None)
     if client_class is not None:
         _inherited.update(client_class._instances)
-    utils = sys.modules.get("distributed.utils")
-    if utils is not None and hasattr(utils, "_offload_executor"):
-        # dask's offload pool believes its parent's thread is still there and idle, so
-        # work given to it (a scheduler deserialising a graph) would wait forever
-        from concurrent.futures import ThreadPoolExecutor
-
-        utils._offload_executor = ThreadPoolExecutor(1, thread_name_prefix="Dask-Offload")
+    _repair_offload_pool(forked=True)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _repair_offload_pool(forked: bool = False) -> None:
+    """Give dask a new offload thread pool if this process was forked from one that had
+    started it. The inherited pool believes its thread still exists and is idle, so work
+    given to it (a scheduler deserialising a graph) would wait forever. Checked at the fork
+    and before parjob starts a cluster or a connection (when this module was imported
+    after the fork)."""
+    utils = sys.modules.get("distributed.utils")
+    pool = getattr(utils, "_offload_executor", None)
+    threads = getattr(pool, "_threads", ())
+    if threads and (forked or not all(thread.is_alive() for thread in threads)):
+        from concurrent.futures import ThreadPoolExecutor
+
+        utils._offload_executor = ThreadPoolExecutor(1, thread_name_prefix="Dask-Offload")  # type: ignore[union-attr]
 
 
 def in_worker() -> bool:
@@ -201,6 +210,7 @@ def connect(address: str) -> Client:
     with _lock:
         client = _connections.get(address)
         if not usable(client):
+            _repair_offload_pool()
             client = isolated(Client, address, set_as_default=False)
             _connections[address] = client
             _register_atexit()
@@ -216,6 +226,7 @@ def embedded_client() -> Client:
         if _embedded is not None and usable(_embedded[1]):
             return _embedded[1]
         _close_embedded()
+        _repair_offload_pool()
         import dask
 
         # The workers' statistical profiler takes the GIL from the running task every 10 ms
