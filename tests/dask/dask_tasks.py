@@ -86,7 +86,3 @@ def total(obj: Any) -> float:
 
 def value_of(obj: dict[str, Any]) -> Any:
     return obj["v"]
-
-
-def nothing() -> None:
-    return None
