@@ -78,3 +78,11 @@ def array_kind(obj: Any) -> tuple[str, bool, str | None]:
         base = getattr(base, "base", None)
     filename = getattr(base, "filename", None)
     return type(obj).__name__, bool(obj.flags.writeable), filename
+
+
+def total(obj: Any) -> float:
+    return float(sum(obj))
+
+
+def value_of(obj: dict[str, Any]) -> Any:
+    return obj["v"]

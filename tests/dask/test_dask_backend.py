@@ -15,7 +15,7 @@ from typing import Any
 
 import dask_tasks as t
 import pytest
-from dask_helpers import scheduler_keys, wait_until_released
+from dask_helpers import scheduler_keys, wait_until_released, workerless_cluster
 from distributed import Client, LocalCluster
 
 import parjob_dask
@@ -228,7 +228,11 @@ def test_resources_restrict_where_tasks_run() -> None:
     # the session's workers each have resources={"slot": 1}
     with parallel_config("dask", resources={"slot": 1}):
         assert Parallel()(delayed(t.square)(i) for i in range(4)) == [0, 1, 4, 9]
-    with parallel_config("dask", resources={"gpu": 1}), pytest.raises(TimeoutError):
+    with (
+        parallel_config("dask", resources={"gpu": 1}),
+        pytest.raises(TimeoutError),
+        pytest.warns(RuntimeWarning, match="no dask worker has the resources"),
+    ):
         Parallel(timeout=0.5)(delayed(t.square)(i) for i in range(2))  # no worker has one
 
 
@@ -249,14 +253,7 @@ def test_batch_keys_are_named_after_the_function(client: Client) -> None:
 
 
 def test_wait_for_workers_timeout() -> None:
-    empty = LocalCluster(  # a scheduler with no worker, in this process
-        n_workers=0,
-        processes=False,
-        protocol="tcp",
-        host="127.0.0.1",
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-    )
+    empty = workerless_cluster()
     try:
         with Client(empty, set_as_default=False) as other:
             started = time.monotonic()

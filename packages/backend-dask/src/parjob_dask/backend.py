@@ -19,10 +19,14 @@ from concurrent.futures import CancelledError, InvalidStateError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from parjob import config
 from parjob.backend import Backend, RunSettings
+from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
 from parjob.validation import parse_nbytes
-from parjob_dask import cluster, scatter
+from parjob_dask import cluster, scatter, sharing, workers
+from parjob_dask.cluster import isolated
+from parjob_dask.scatter import EMPTY
 
 if TYPE_CHECKING:  # distributed is imported when a backend is created, not with this module
     from distributed import Client, Future
@@ -53,12 +57,15 @@ class DaskBackend(Backend):
 
     Parameters (``parallel_config("dask", ...)`` or ``Parallel(backend="dask", ...)``):
 
-    ``client``: a ``distributed.Client`` or a scheduler address; default: the worker's
-    client inside a task, else the current default client, else an embedded LocalCluster.
-    ``scatter``: objects sent to the workers once per context; tasks taking them get the
-    worker-side copy. ``scatter_threshold``: numpy/pandas arguments this large (bytes or
-    e.g. ``"1M"``) are scattered automatically once per call; None turns that off.
-    ``resources``, ``retries``, ``priority``, ``pure``: passed to dask with every batch.
+    ``client``: a ``distributed.Client`` or a scheduler address (joblib's
+    ``scheduler_host`` is the same); default: the worker's client inside a task, else the
+    current default client, else an embedded LocalCluster.
+    ``scatter``: a list or tuple of objects sent to the workers once per
+    ``parallel_config`` block (or per ``Parallel``); tasks taking them get the worker-side
+    copy. ``scatter_threshold``: numpy/pandas arguments this large (bytes or e.g. ``"1M"``)
+    are scattered automatically once per call; None turns that off.
+    ``resources``, ``workers``, ``allow_other_workers``, ``retries``, ``priority``,
+    ``pure``: passed to dask with every batch (as joblib passes them to ``submit``).
     ``wait_for_workers_timeout``: seconds to wait for a first worker (default 10).
     """
 
@@ -79,60 +86,88 @@ class DaskBackend(Backend):
         scatter: list[Any] | tuple[Any, ...] | None = None,
         scatter_threshold: int | str | None = DEFAULT_SCATTER_THRESHOLD,
         resources: dict[str, float] | None = None,
+        workers: str | list[str] | None = None,
+        allow_other_workers: bool = False,
         retries: int = 0,
         priority: int = 0,
         pure: bool = False,
         wait_for_workers_timeout: float | None = 10.0,
+        scheduler_host: str | None = None,
     ) -> None:
         if scatter is not None and not isinstance(scatter, (list, tuple)):
-            raise TypeError(f"scatter must be a list or tuple of objects, got {scatter!r}")
+            raise TypeError(
+                "scatter must be a list or tuple of objects, got "
+                f"{type(scatter).__name__}: {_short(scatter)}"
+            )
+        if scheduler_host is not None:
+            if client is not None:
+                raise TypeError("pass client= or scheduler_host= (the same thing), not both")
+            client = scheduler_host
         from distributed import Client
 
         if client is not None and not isinstance(client, (Client, str)):
             raise TypeError(
                 f"client must be a distributed.Client or a scheduler address, got {client!r}"
             )
+        if workers is not None and not isinstance(workers, (str, list, tuple, set)):
+            raise TypeError(
+                f"workers must be a worker address or name, or a list of them, got {workers!r}"
+            )
         self._client_spec = client
         self._scatter = scatter
+        #: the ``parallel_config`` block whose parameters carry this scatter list (its
+        #: data is scattered once for the block), else None (once for this instance)
+        self._block = _block_of(scatter)
         self.scatter_threshold = parse_nbytes(scatter_threshold)
         self._options: dict[str, Any] = {"retries": retries, "priority": priority}
         if resources:
             self._options["resources"] = dict(resources)
+        if workers is not None:
+            self._options["workers"] = workers if isinstance(workers, str) else list(workers)
+            self._options["allow_other_workers"] = bool(allow_other_workers)
         self.pure = bool(pure)
         self.wait_for_workers_timeout = wait_for_workers_timeout
         self._client: Client | None = None
+        self._explicit_client: Client | None = None
         self._in_worker = cluster.in_worker()
         self._seceded: int | None = None  # ident of the task thread that left the pool
         self._cap: int | None = None  # most batches on the cluster at once (explicit n_jobs)
         self._lock = threading.Lock()
         self._active: set[Future] = set()
         self._pending: deque[tuple[DaskWork, ConcurrentFuture[BatchResult]]] = deque()
-        self._explicit: dict[int, Future] = {}
+        self._explicit = EMPTY
         self._store: ArrayStore | None = None
-        self._auto: dict[int, tuple[Any, Future]] = {}
+        self._auto = EMPTY
 
     # -- the cluster -----------------------------------------------------------------
     @property
     def client(self) -> Client:
         """The dask client this backend submits to (found on first use)."""
-        if self._client is None or self._client.status in ("closing", "closed"):
+        if not cluster.usable(self._client):
             self._client = cluster.find_client(self._client_spec)
-        return self._client
+        return self._client  # type: ignore[return-value]
+
+    def _call_client(self) -> Client:
+        """The client this call started with: never another one found mid-call (that could
+        start an embedded cluster from dask's event loop)."""
+        client = self._client
+        if client is None or client.status in ("closing", "closed"):
+            raise _client_closed(client)
+        return client
 
     def capacity(self) -> int:
-        """Threads of all workers now in the cluster (waits for a first worker)."""
+        """Threads of all workers now in the cluster (waits for a first worker, submitting
+        a probe task so that an autoscaling cluster starts one)."""
         client = self.client
-        total = sum(client.nthreads().values())
+        total = workers.threads(client)
         if total == 0 and self.wait_for_workers_timeout != 0:
-            try:
-                client.wait_for_workers(1, timeout=self.wait_for_workers_timeout)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"no dask worker joined the cluster at {client.scheduler.address} within "
-                    f"wait_for_workers_timeout={self.wait_for_workers_timeout}s"
-                ) from None
-            total = sum(client.nthreads().values())
+            workers.wait_for_a_worker(client, self.wait_for_workers_timeout)
+            total = workers.threads(client)
         return max(total, 1)
+
+    def running_at_once(self, n_jobs: int) -> int:
+        """Batches that run at once with ``n_jobs``: no more than the workers' threads."""
+        return max(min(n_jobs, workers.threads(self.client)), 1)
 
     def nested(self, n_jobs: int) -> tuple[str, int]:
         return ("dask", -1)
@@ -140,21 +175,27 @@ class DaskBackend(Backend):
     # -- lifecycle -------------------------------------------------------------------
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         # called before every call: arrays scattered for the previous call may have changed
-        self._auto.clear()
+        self._auto = EMPTY
         self._close_store()
+        client = self.client
+        capacity = self.capacity()
+        self._cap = n_jobs if n_jobs < capacity else None
         mappable = self.scatter_threshold is not None and settings.mmap_mode is not None
-        if mappable and cluster.same_host(self.client):
-            # workers share this machine's memory: large arrays go through memory-mapped
+        if mappable and sharing.shares_files(client, settings.temp_folder):
+            # the workers read this machine's files: large arrays go through memory-mapped
             # files, written once and read in place, instead of over the network
             from parjob.memmap import ArrayStore
 
             self._store = ArrayStore(
                 dataclasses.replace(settings, max_nbytes=self.scatter_threshold)
             )
-        capacity = self.capacity()
-        self._cap = n_jobs if n_jobs < capacity else None
         if self._scatter is not None:
-            self._explicit = scatter.scattered(self.client, self._scatter)
+            if self._block is not None:
+                self._explicit = scatter.scattered(client, self._scatter, self._block)
+            elif self._explicit_client is not client:  # once per instance (and client)
+                self._explicit = scatter.scatter_now(client, self._scatter)
+            self._explicit_client = client
+        workers.warn_if_unplaceable(client, self._options)
         if self._in_worker and self._seceded is None:
             # leave the worker's thread pool while this task waits for its nested tasks,
             # so they can run on this worker (no deadlock on a small cluster)
@@ -171,28 +212,17 @@ class DaskBackend(Backend):
             large = [
                 obj
                 for obj in scatter.large_arguments(batch, self.scatter_threshold, kinds)
-                if id(obj) not in table
+                if obj not in table and obj not in self._auto
             ]
             if large:
-                self._scatter_auto(large)
-            if self._auto:
-                table = {**table, **{key: future for key, (_, future) in self._auto.items()}}
+                unique = list({id(obj): obj for obj in large}.values())
+                self._auto = self._auto | scatter.scatter_now(self._call_client(), unique)
+            if len(self._auto):
+                table = table | self._auto
         data, futures = scatter.dumps(batch, table, self._store)
         func = batch.first_function
         name = getattr(func, "__name__", None) or type(func).__name__
         return DaskWork(data, futures, name)
-
-    def _scatter_auto(self, objects: list[Any]) -> None:
-        fresh = {id(obj): obj for obj in objects if id(obj) not in self._auto}
-        if not fresh:
-            return
-        client = self.client
-        objects = list(fresh.values())
-        futures = cluster.isolated(
-            client.scatter, objects, hash=False, direct=cluster.direct(client)
-        )
-        for (key, obj), future in zip(fresh.items(), futures, strict=True):
-            self._auto[key] = (obj, future)  # holding obj keeps its id valid
 
     def submit(self, work: DaskWork) -> ConcurrentFuture[BatchResult]:  # type: ignore[override]
         return self.submit_many([work])[0]
@@ -217,15 +247,18 @@ class DaskBackend(Backend):
         options["pure"] = self.pure
         if not self.pure:
             options["key"] = [f"parjob-{work.name}-{uuid.uuid4().hex}" for work, _ in items]
-        client = self.client
+        client = self._call_client()
         datas = [work.data for work, _ in items]
         values = [work.futures for work, _ in items]
-        tasks = client.map(run_batch, datas, values, **options)
+        # both calls schedule work on dask's event loop, which would keep the caller's
+        # context (and so the block's scatter list) alive in what it starts from there,
+        # such as a connection to a worker opened to fetch a result: isolated()
+        tasks = isolated(client.map, run_batch, datas, values, **options)
         for task, (_, future) in zip(tasks, items, strict=True):
             self._active.add(task)
             # fetch the outcome in dask's event loop as soon as the task ends: no hop
             # through dask's one callback thread and back into the loop for every batch
-            client.loop.add_callback(self._relay, client, task, future)
+            isolated(client.loop.add_callback, self._relay, client, task, future)
 
     async def _relay(
         self, client: Client, task: Future, future: ConcurrentFuture[BatchResult]
@@ -235,7 +268,9 @@ class DaskBackend(Backend):
         try:
             outcome = await client.gather(task, asynchronous=True)
         except Exception as exc:  # the batch's TaskFailure, KilledWorker, cancelled, ...
-            if task.status == "cancelled":
+            if client.status in ("closing", "closed"):
+                error = _client_closed(client)
+            elif task.status == "cancelled":
                 error = CancelledError(f"dask task {task.key} was cancelled")
             else:
                 # its traceback's frames hold the dask future: drop them, so an exception
@@ -252,7 +287,8 @@ class DaskBackend(Backend):
                 try:
                     self._launch([waiting])
                 except Exception as exc:  # e.g. the client closed: fail it, never hang
-                    _settle(waiting[1], None, exc)
+                    closed = client.status in ("closing", "closed")
+                    _settle(waiting[1], None, _client_closed(client) if closed else exc)
         _settle(future, outcome, error)
 
     def stop(self) -> None:
@@ -281,16 +317,41 @@ class DaskBackend(Backend):
             self._active.clear()
             pending = list(self._pending)
             self._pending.clear()
-            self._auto.clear()
+            self._auto = EMPTY
         for _, future in pending:
             future.cancel()
         if tasks and self._client is not None:
             with contextlib.suppress(Exception):  # a closing client drops its futures anyway
-                self._client.cancel(tasks)
+                isolated(self._client.cancel, tasks)
 
     def __repr__(self) -> str:
         where = self._client.scheduler.address if self._client is not None else "not connected"
         return f"<DaskBackend {where}>"
+
+
+def _block_of(objects: Any) -> Any:
+    """The active block's backend parameters, if they carry ``objects`` as ``scatter``.
+
+    One dict per ``parallel_config(..., scatter=...)`` block, shared by the blocks nested in
+    it that name no backend: the identity of "this block" for the scatter cache.
+    """
+    if objects is None:
+        return None
+    params = config.current().get("backend_params")
+    return params if params is not None and params.get("scatter") is objects else None
+
+
+def _short(obj: Any, limit: int = 80) -> str:
+    text = repr(obj)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _client_closed(client: Client | None) -> BackendError:
+    name = f" {cluster.describe(client)}" if client is not None else ""
+    return BackendError(
+        f"the dask client{name} was closed while the call was running; "
+        "its batches were lost with it (this is not a worker crash)"
+    )
 
 
 #: batches sent in one client.map stay under this many pickled bytes together: dask warns

@@ -5,6 +5,11 @@ worker's own client (so nested calls run on the same cluster); the current defau
 ``Client``; the ``scheduler-address`` dask setting; else a ``LocalCluster`` that parjob
 starts itself, on loopback with no dashboard, once per process, closed at exit.
 A cluster or client the user configured is never closed by parjob.
+
+A process forked from one that had a client (a pre-fork server, ``multiprocessing`` with
+fork) inherits client objects whose event-loop thread stayed in the parent: parjob starts
+its own cluster and connections afresh in the child, and refuses, with a clear error, a
+user's client made before the fork (:func:`check_client`).
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ import atexit
 import contextlib
 import contextvars
 import logging
+import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
@@ -33,6 +39,44 @@ _embedded: tuple[LocalCluster, Client] | None = None
 _connections: dict[str, Client] = {}
 _atexit_registered = False
 _T = TypeVar("_T")
+#: clients this process inherited through a fork: their event loop runs in the parent only
+_inherited: weakref.WeakSet[Client] = weakref.WeakSet()
+#: parjob's own clients and cluster from before a fork, never closed nor freed in the child
+#: (closing them would wait for a loop thread the child does not have)
+_abandoned: list[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    global _embedded, _lock, _atexit_registered
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    _atexit_registered = False  # multiprocessing clears its finalizers in the child
+    if _embedded is not None:
+        _abandoned.extend(_embedded)
+        _embedded = None
+    _abandoned.extend(_connections.values())
+    _connections.clear()
+    client_class = getattr(sys.modules.get("distributed"), "Client", None)
+    if client_class is not None:
+        _inherited.update(client_class._instances)
+    _repair_offload_pool(forked=True)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _repair_offload_pool(forked: bool = False) -> None:
+    """Give dask a new offload thread pool if this process was forked from one that had
+    started it. The inherited pool believes its thread still exists and is idle, so work
+    given to it (a scheduler deserialising a graph) would wait forever. Checked at the fork
+    and before parjob starts a cluster or a connection (when this module was imported
+    after the fork)."""
+    utils = sys.modules.get("distributed.utils")
+    pool = getattr(utils, "_offload_executor", None)
+    threads = getattr(pool, "_threads", ())
+    if threads and (forked or not all(thread.is_alive() for thread in threads)):
+        from concurrent.futures import ThreadPoolExecutor
+
+        utils._offload_executor = ThreadPoolExecutor(1, thread_name_prefix="Dask-Offload")  # type: ignore[union-attr]
 
 
 def in_worker() -> bool:
@@ -69,7 +113,7 @@ def find_client(client: Any = None) -> Client:
 
     if client is not None:
         if isinstance(client, Client):
-            return client
+            return check_client(client, "the dask client given as client=")
         if isinstance(client, str):
             return connect(client)
         raise TypeError(
@@ -78,9 +122,11 @@ def find_client(client: Any = None) -> Client:
     if in_worker():
         return get_client()
     try:
-        return Client.current(allow_global=True)
+        current = Client.current(allow_global=True)
     except ValueError:
         pass
+    else:
+        return check_client(current, "the default dask client")
     address = dask.config.get("scheduler-address", None)
     if address:
         return connect(address)
@@ -103,8 +149,58 @@ def direct(client: Client) -> bool | None:
     return None
 
 
-def _usable(client: Client | None) -> bool:
-    return client is not None and client.status not in ("closing", "closed")
+def describe(client: Client) -> str:
+    """``client`` for a message, without asking its scheduler (its repr may block)."""
+    address = getattr(getattr(client, "scheduler", None), "address", None)
+    return f"<Client {address or 'not connected'}>"
+
+
+def check_client(client: Client, which: str) -> Client:
+    """``client`` if a blocking call can use it, else an error saying what is wrong."""
+    if forked_away(client):
+        raise RuntimeError(
+            f"{which} ({describe(client)}) was created before this process was forked: its event "
+            "loop runs in the parent process only. Create a new Client in the child, or "
+            "create it after the fork"
+        )
+    if client.asynchronous:
+        raise TypeError(
+            f"{which} ({describe(client)}) is asynchronous (Client(asynchronous=True)); parjob's "
+            "Parallel blocks until its results are in, so it needs a synchronous Client"
+        )
+    if client.status in ("closing", "closed"):
+        from parjob.errors import BackendError
+
+        raise BackendError(
+            f"{which} ({describe(client)}) is {client.status}: pass a running Client, or no "
+            "client= to use the default one"
+        )
+    return client
+
+
+def usable(client: Client | None) -> bool:
+    """Whether parjob can keep using ``client``: open, and made in this process."""
+    return (
+        client is not None
+        and client.status not in ("closing", "closed")
+        and not forked_away(client)
+    )
+
+
+def forked_away(client: Client) -> bool:
+    """Whether ``client`` was made before this process was forked (its loop is elsewhere).
+
+    Seen by the fork hook when this module was imported before the fork, else by the
+    thread that runs the client's event loop, which a forked child does not have.
+    """
+    if client in _inherited:
+        return True
+    try:
+        loop = client.loop.asyncio_loop
+    except Exception:  # a client that never started
+        return False
+    ident = getattr(loop, "_thread_id", None)  # set while the loop runs
+    return ident is not None and ident not in {t.ident for t in threading.enumerate()}
 
 
 def connect(address: str) -> Client:
@@ -113,7 +209,8 @@ def connect(address: str) -> Client:
 
     with _lock:
         client = _connections.get(address)
-        if not _usable(client):
+        if not usable(client):
+            _repair_offload_pool()
             client = isolated(Client, address, set_as_default=False)
             _connections[address] = client
             _register_atexit()
@@ -126,9 +223,10 @@ def embedded_client() -> Client:
     from distributed import Client
 
     with _lock:
-        if _embedded is not None and _usable(_embedded[1]):
+        if _embedded is not None and usable(_embedded[1]):
             return _embedded[1]
         _close_embedded()
+        _repair_offload_pool()
         import dask
 
         # The workers' statistical profiler takes the GIL from the running task every 10 ms
@@ -174,6 +272,10 @@ def _register_atexit() -> None:
     global _atexit_registered
     if not _atexit_registered:
         atexit.register(close)
+        # a multiprocessing child ends with os._exit, past atexit: its finalizers still run
+        from multiprocessing import util
+
+        util.Finalize(None, close, exitpriority=0)
         _atexit_registered = True
 
 
@@ -196,23 +298,3 @@ def close() -> None:
             _, client = _connections.popitem()
             with contextlib.suppress(Exception):
                 client.close()
-
-
-_LOOPBACK = ("localhost", "::1")
-
-
-def same_host(client: Client) -> bool:
-    """Whether every worker runs on this machine, so files in its memory reach them.
-
-    True for a LocalCluster object, or when every worker listens on a loopback address.
-    """
-    from distributed import LocalCluster
-
-    if isinstance(getattr(client, "cluster", None), LocalCluster):
-        return True
-    try:
-        addresses = list(client.scheduler_info()["workers"])
-    except Exception:
-        return False
-    hosts = {urlsplit(address).hostname or "" for address in addresses}
-    return bool(hosts) and all(h.startswith("127.") or h in _LOOPBACK for h in hosts)

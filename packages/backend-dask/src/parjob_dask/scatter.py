@@ -2,12 +2,17 @@
 
 Two kinds:
 
-* explicit: ``parallel_config("dask", scatter=[X, y])``. Scattered once per context: the
-  list object is the context's identity (every ``Parallel`` in the block receives the same
-  list), cached per client, and released as soon as nothing but this cache holds the list.
+* explicit: ``parallel_config("dask", scatter=[X, y])``. Scattered once per block, as
+  joblib does: the block's backend parameters (one dict for the block and the blocks
+  nested in it that name no backend) are its identity, so the same list in a new block
+  is sent again, with its current contents. Cached per client, and released as soon as
+  nothing but this cache holds the block's parameters. ``Parallel(backend="dask",
+  scatter=[...])`` scatters once per ``Parallel``.
 * automatic: numpy and pandas arguments of at least ``scatter_threshold`` bytes, scattered
   on first use within a call and released when the call ends.
 
+A :class:`Table` holds every object it has a future for, so no other object can take its
+``id()`` while the table lives, and it resolves an object only to that object's own future.
 A batch is pickled with the scattered objects swapped for placeholders (pickle persistent
 ids); the matching futures are passed to dask as a tuple argument of the batch's task, so
 dask hands the worker-side objects to :func:`load_batch`, which puts them back in place.
@@ -20,7 +25,7 @@ import io
 import pickle
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -34,42 +39,78 @@ if TYPE_CHECKING:
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
-# -- explicit scatter lists, once per context ----------------------------------------
+
+class Table:
+    """Scattered objects and their futures, by identity (each object is kept alive)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, pairs: Iterable[tuple[Any, Future]] = ()) -> None:
+        self._items: dict[int, tuple[Any, Future]] = {id(obj): (obj, f) for obj, f in pairs}
+
+    def future_of(self, obj: Any) -> Future | None:
+        """``obj``'s own future; None for any other object, even one at a reused address."""
+        found = self._items.get(id(obj))
+        return found[1] if found is not None and found[0] is obj else None
+
+    def __contains__(self, obj: Any) -> bool:
+        return self.future_of(obj) is not None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __or__(self, other: Table) -> Table:
+        merged = Table()
+        merged._items = {**self._items, **other._items}
+        return merged
+
+
+EMPTY = Table()
+
+
+def scatter_now(client: Client, objects: Sequence[Any]) -> Table:
+    """Send ``objects`` to ``client``'s cluster (outside the caller's context)."""
+    items = list(objects)
+    if not items:
+        return EMPTY
+    futures = isolated(client.scatter, items, hash=False, direct=direct(client))
+    return Table(zip(items, futures, strict=True))
+
+
+# -- explicit scatter lists, once per block --------------------------------------------
 
 
 class _Entry:
-    __slots__ = ("client", "futures", "objects")
+    __slots__ = ("client", "owner", "table")
 
-    def __init__(self, objects: Sequence[Any], client: Client, futures: dict[int, Future]):
-        self.objects = objects  # the user's list: holding it keeps the ids valid
+    def __init__(self, owner: Mapping[str, Any], client: Client, table: Table) -> None:
+        self.owner = owner  # the block's backend parameters: its refcount says it ended
         self.client = client
-        self.futures = futures
+        self.table = table
 
 
 _entries: dict[tuple[int, int], _Entry] = {}
 _lock = threading.Lock()
 
 
-def scattered(client: Client, objects: Sequence[Any]) -> dict[int, Future]:
-    """``{id(obj): future}`` for ``objects``, scattered to ``client``'s cluster once."""
+def scattered(client: Client, objects: Sequence[Any], block: Mapping[str, Any]) -> Table:
+    """The table of ``objects``, scattered to ``client``'s cluster once for ``block``."""
     sweep()
-    key = (id(client), id(objects))
+    key = (id(client), id(block))
     with _lock:
         entry = _entries.get(key)
     if entry is not None:
-        return entry.futures
-    items = list(objects)
-    futures = isolated(client.scatter, items, hash=False, direct=direct(client)) if items else []
-    table = {id(obj): future for obj, future in zip(items, futures, strict=True)}
+        return entry.table
+    table = scatter_now(client, objects)
     with _lock:
-        _entries[key] = _Entry(objects, client, table)
+        _entries.setdefault(key, _Entry(block, client, table))
         if _on_gc not in gc.callbacks:
             gc.callbacks.append(_on_gc)
-    return table
+        return _entries[key].table
 
 
 def sweep(blocking: bool = True) -> None:
-    """Release the scattered data of contexts that ended (nothing else holds their list)."""
+    """Release the scattered data of blocks that ended (nothing else holds their params)."""
     if not _lock.acquire(blocking):
         return
     try:
@@ -77,7 +118,7 @@ def sweep(blocking: bool = True) -> None:
         dead = [
             key
             for key, entry in _entries.items()
-            if sys.getrefcount(entry.objects) <= 2 or entry.client.status == "closed"
+            if sys.getrefcount(entry.owner) <= 2 or entry.client.status == "closed"
         ]
         released = [_entries.pop(key) for key in dead]
         if not _entries and _on_gc in gc.callbacks:
@@ -88,7 +129,7 @@ def sweep(blocking: bool = True) -> None:
 
 
 def _on_gc(phase: str, info: dict[str, Any]) -> None:
-    # A context ends without telling its backends; the collector runs often enough to
+    # A block ends without telling its backends; the collector runs often enough to
     # notice soon after. Registered only while some scatter list is cached.
     if phase == "stop" and _entries:
         sweep(blocking=False)
@@ -131,16 +172,14 @@ def _is_large(obj: Any, threshold: int, modules: tuple[str, ...]) -> bool:
 class _Pickler(ArrayPickler):
     """The core's array pickler, with scattered objects swapped for placeholders."""
 
-    def __init__(
-        self, file: io.BytesIO, table: dict[int, Future], store: ArrayStore | None
-    ) -> None:
+    def __init__(self, file: io.BytesIO, table: Table, store: ArrayStore | None) -> None:
         super().__init__(file, store)
         self.table = table
         self.used: dict[int, int] = {}
         self.futures: list[Future] = []
 
     def persistent_id(self, obj: Any) -> int | None:
-        future = self.table.get(id(obj))
+        future = self.table.future_of(obj)
         if future is None:
             return None
         index = self.used.get(id(obj))
@@ -151,7 +190,7 @@ class _Pickler(ArrayPickler):
 
 
 def dumps(
-    batch: Batch, table: dict[int, Future], store: ArrayStore | None = None
+    batch: Batch, table: Table, store: ArrayStore | None = None
 ) -> tuple[bytes, tuple[Future, ...]]:
     """Pickle ``batch``; objects in ``table`` become references to their futures, and
     with a ``store`` (workers on this machine) large numpy arrays become memory maps."""

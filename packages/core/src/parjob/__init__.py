@@ -20,6 +20,7 @@ _EXPORTS = {
     "parallel_backend": "parjob.config",
     "parallel_config": "parjob.config",
     "cpu_count": "parjob.cpu",
+    "BackendError": "parjob.errors",
     "PluginError": "parjob.errors",
     "RemoteTraceback": "parjob.errors",
     "ResultSerializationError": "parjob.errors",
@@ -38,6 +39,7 @@ _EXPORTS = {
 __all__ = [
     "CONTRACT_VERSION",
     "Backend",
+    "BackendError",
     "Parallel",
     "PluginError",
     "RemoteTraceback",
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from parjob.config import parallel_backend, parallel_config
     from parjob.cpu import cpu_count
     from parjob.errors import (
+        BackendError,
         PluginError,
         RemoteTraceback,
         ResultSerializationError,

@@ -43,6 +43,13 @@ class WorkerCrashedError(RuntimeError):
     """A worker died (killed, segfault, out of memory) while it was running tasks."""
 
 
+class BackendError(RuntimeError):
+    """The backend itself cannot go on (e.g. its cluster client was closed during the call).
+
+    A backend sets it on a batch's future; the caller gets it as it is, not as a worker crash.
+    """
+
+
 class UnknownBackendError(ValueError):
     """The backend name is not registered; the message lists those that are."""
 

@@ -21,6 +21,7 @@ from typing import Any
 from parjob.backend import Backend
 from parjob.batching import Batcher
 from parjob.errors import (
+    BackendError,
     ResultSerializationError,
     SerializationError,
     TaskFailure,
@@ -233,7 +234,7 @@ class Run:
             return batch, batch
         try:
             return batch, self.backend.encode(batch)
-        except SerializationError:
+        except (SerializationError, BackendError):
             raise
         except Exception as exc:
             raise explain(batch, exc) from exc
@@ -255,6 +256,8 @@ class Run:
             outcome = future.result()
         except TaskFailure as failure:
             raise failure.reraise()  # noqa: B904 - reraise() sets the cause: the worker's traceback
+        except BackendError:
+            raise
         except CancelledError:
             raise WorkerCrashedError(
                 f"the batch of {_describe(batch)} was cancelled by the backend"
