@@ -21,6 +21,7 @@ from distributed import Client, LocalCluster
 import parjob_dask
 from parjob import Parallel, RemoteTraceback, delayed, parallel_config
 from parjob.plugins import entries
+from parjob.testing import sleep_then
 from parjob_dask import cluster
 from parjob_dask.backend import DaskBackend
 
@@ -301,3 +302,11 @@ def test_large_batches_are_sent_in_groups_under_dask_s_graph_size_warning() -> N
 
     works = [(DaskWork(b"x" * size, (), "f"), None) for size in (10, 10, _GROUP_BYTES, 10)]
     assert [len(group) for group in _groups(works)] == [2, 1, 1]
+
+
+def test_timeout_clock_does_not_run_while_batches_wait_for_a_worker_thread() -> None:
+    # n_jobs=8 on 2 worker threads: with 8 batches on the cluster the last ones would wait
+    # 0.9 s for a thread and "time out" after 0.1 s of work (issue 16, item 4)
+    with parallel_config("dask", n_jobs=8):
+        out = Parallel(timeout=1.0, batch_size=1)(delayed(sleep_then)(i, 0.3) for i in range(8))
+    assert out == list(range(8))
