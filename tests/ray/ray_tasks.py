@@ -99,3 +99,11 @@ def wait_for_file(path: str, seconds: float) -> str:
             return "gate opened"
         time.sleep(0.01)
     return "gave up waiting"
+
+
+def first_item_sum(items: list[np.ndarray], scale: np.ndarray) -> float:
+    return float(items[0].sum() + scale.sum())
+
+
+def lookup(table: dict[str, list[int]], key: str) -> int:
+    return table[key][-1]
