@@ -13,7 +13,15 @@ import pytest
 import ray_tasks
 
 import parjob_ray
-from parjob import Parallel, WorkerCrashedError, delayed, effective_n_jobs, parallel_config
+from parjob import (
+    Parallel,
+    WorkerCrashedError,
+    delayed,
+    effective_n_jobs,
+    list_backends,
+    parallel_config,
+    report,
+)
 from parjob.errors import RemoteTraceback
 from parjob.testing import CustomError
 
@@ -157,3 +165,8 @@ def test_register_ray_says_it_is_not_needed_once() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         parjob_ray.register_ray()
+
+
+def test_parjob_backends_says_ray_can_run_here() -> None:
+    assert report.can_run("ray") == "yes"
+    assert "ray" in list_backends()

@@ -72,3 +72,8 @@ def test_error_on_another_node_is_the_users_type(checks: dict) -> None:
 @pytest.mark.slow
 def test_timeout_cancels_tasks_on_another_node(checks: dict) -> None:
     assert outcome(checks, "timeout cancels on the other node") == "cancelled"
+
+
+@pytest.mark.slow
+def test_parjob_never_shuts_down_a_ray_it_did_not_start(checks: dict) -> None:
+    assert outcome(checks, "close leaves the user's Ray") == "still connected"

@@ -18,6 +18,7 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+import parjob_ray
 from parjob import Parallel, delayed, effective_n_jobs, parallel_config
 from parjob.testing import CustomError, fail_on
 
@@ -105,6 +106,13 @@ def main() -> None:
         report("large array reaches both nodes", large_array_on_both_nodes)
         report("error from the other node", error_from_the_other_node)
         report("timeout cancels on the other node", timeout_cancels_on_the_other_node)
+
+        def close_leaves_a_ray_parjob_did_not_start() -> str:
+            parjob_ray.close()
+            assert ray.is_initialized(), "parjob shut down a Ray it did not start"
+            return "still connected"
+
+        report("close leaves the user's Ray", close_leaves_a_ray_parjob_did_not_start)
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -120,6 +120,7 @@ class RayBackend(Backend):
         self._active: dict[ObjectRef, ConcurrentFuture[BatchResult]] = {}
         self._pending: deque[tuple[RayWork, ConcurrentFuture[BatchResult]]] = deque()
         self._cap: int | None = None  # most batches on the cluster at once (explicit n_jobs)
+        self._capacity: int | None = None  # the cluster's room, as read when the call began
         self._objects = ObjectStoreArgs(None, None)
         self._nested = False  # inside a Ray task: wait in Ray, so the task's CPU is released
         self._timeout: float | None = None
@@ -137,7 +138,8 @@ class RayBackend(Backend):
         return max(min(slots, default=1), 1)
 
     def running_at_once(self, n_jobs: int) -> int:
-        return min(n_jobs, self.capacity())
+        capacity = self._capacity if self._capacity is not None else self.capacity()
+        return min(n_jobs, capacity)
 
     def nested(self, n_jobs: int) -> tuple[str, int]:
         return ("ray", -1)
@@ -146,7 +148,7 @@ class RayBackend(Backend):
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         cluster.connect(self.address)
         self._release()
-        capacity = self.capacity()
+        self._capacity = capacity = self.capacity()  # read at each call: clusters grow
         self._cap = n_jobs if n_jobs < capacity else None
         self._objects = ObjectStoreArgs(settings.max_nbytes, self._scatter)
         self._nested = cluster.in_task()
