@@ -77,3 +77,8 @@ def test_timeout_cancels_tasks_on_another_node(checks: dict) -> None:
 @pytest.mark.slow
 def test_parjob_never_shuts_down_a_ray_it_did_not_start(checks: dict) -> None:
     assert outcome(checks, "close leaves the user's Ray") == "still connected"
+
+
+@pytest.mark.slow
+def test_ray_address_from_the_environment_is_used(checks: dict) -> None:
+    assert outcome(checks, "RAY_ADDRESS is used") == "connected"

@@ -8,6 +8,7 @@ test_ray_two_nodes.py runs this script with ``python`` and reads one JSON line p
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -113,6 +114,18 @@ def main() -> None:
             return "still connected"
 
         report("close leaves the user's Ray", close_leaves_a_ray_parjob_did_not_start)
+
+        def ray_address_from_the_environment() -> str:
+            ray.shutdown()  # this process only: the cluster goes on
+            os.environ["RAY_ADDRESS"] = cluster.address
+            with parallel_config("ray"):
+                assert Parallel()(delayed(fail_on)(i, -1) for i in range(3)) == [0, 1, 2]
+                assert effective_n_jobs(-1) == 3
+            connected = ray.get_runtime_context().gcs_address
+            assert connected == cluster.address, f"{connected} is not {cluster.address}"
+            return "connected"
+
+        report("RAY_ADDRESS is used", ray_address_from_the_environment)
     finally:
         ray.shutdown()
         cluster.shutdown()
