@@ -107,3 +107,9 @@ def first_item_sum(items: list[np.ndarray], scale: np.ndarray) -> float:
 
 def lookup(table: dict[str, list[int]], key: str) -> int:
     return table[key][-1]
+
+
+def node_id(_: int) -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()

@@ -170,3 +170,17 @@ def test_register_ray_says_it_is_not_needed_once() -> None:
 def test_parjob_backends_says_ray_can_run_here() -> None:
     assert report.can_run("ray") == "yes"
     assert "ray" in list_backends()
+
+
+def test_embedded_ray_is_sized_to_the_machine_and_on_loopback() -> None:
+    import ray
+
+    from parjob import cpu_count
+
+    first = Parallel(backend="ray")(delayed(ray_tasks.node_id)(i) for i in range(2))
+    second = Parallel(backend="ray")(delayed(ray_tasks.node_id)(i) for i in range(2))
+    assert len(set(first + second)) == 1  # one Ray, reused across calls
+    assert cluster_cpus() == cpu_count()
+    nodes = [node for node in ray.nodes() if node["Alive"]]
+    assert [node["NodeManagerAddress"] for node in nodes] == ["127.0.0.1"]
+    assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
