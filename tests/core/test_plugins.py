@@ -138,9 +138,12 @@ def test_unknown_backend_lists_installed_and_install_hint(
     message = str(info.value)
     assert "sequential" in message and "threading" in message
     assert 'pip install "parjob[dask]"' in message
-    # no hint for a backend without a plugin of ours (an extra that does not exist)
     with pytest.raises(UnknownBackendError) as info:
         Parallel(backend="ray")
+    assert 'pip install "parjob[ray]"' in str(info.value)
+    # no hint for a backend without a plugin of ours (an extra that does not exist)
+    with pytest.raises(UnknownBackendError) as info:
+        Parallel(backend="spark")
     assert "pip install" not in str(info.value)
     with pytest.raises(ValueError, match="register_parallel_backend"):
         Parallel(backend="no-such-thing")

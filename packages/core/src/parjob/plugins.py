@@ -28,6 +28,7 @@ KNOWN_PLUGINS = {
     "loky": "parjob[loky]",
     "multiprocessing": "parjob[loky]",
     "dask": "parjob[dask]",
+    "ray": "parjob[ray]",
 }
 
 BackendFactory = Callable[..., Backend]

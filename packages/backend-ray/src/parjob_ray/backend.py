@@ -1,0 +1,334 @@
+"""``ray``: run parjob batches as Ray tasks.
+
+The core batches tasks, orders results, applies timeouts and re-raises task errors; this
+backend connects to Ray (:mod:`parjob_ray.cluster`), swaps large arguments for object
+store references (:mod:`parjob_ray.objects`), runs each batch as one Ray task and relays
+its outcome to a :class:`concurrent.futures.Future`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import CancelledError, InvalidStateError
+from concurrent.futures import Future as ConcurrentFuture
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from parjob.backend import Backend, RunSettings
+from parjob.errors import function_name
+from parjob.tasks import Batch, BatchResult
+from parjob_ray import cluster
+from parjob_ray.objects import ObjectStoreArgs, load_batch
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
+
+#: what ``ray_remote_args`` may set on every batch's task
+REMOTE_ARGS = frozenset(
+    {
+        "num_cpus",
+        "num_gpus",
+        "resources",
+        "memory",
+        "max_retries",
+        "retry_exceptions",
+        "runtime_env",
+        "scheduling_strategy",
+        "accelerator_type",
+        "label_selector",
+    }
+)
+
+
+def run_batch(data: bytes, *values: Any) -> BatchResult:
+    """The Ray task: unpickle one batch (stored objects resolved by Ray), run it."""
+    return load_batch(data, values)()
+
+
+class RayWork(NamedTuple):
+    """A batch ready for Ray: its pickle, the object refs it refers to, a task name."""
+
+    data: bytes
+    refs: tuple[ObjectRef, ...]
+    name: str
+
+    def __call__(self) -> BatchResult:  # the contract's Work: runnable in the caller too
+        import ray
+
+        return run_batch(self.data, *ray.get(list(self.refs)))
+
+
+_remote_function: Any = None
+
+
+def _remote() -> Any:
+    global _remote_function
+    if _remote_function is None:
+        import ray
+
+        _remote_function = ray.remote(run_batch)
+    return _remote_function
+
+
+class RayBackend(Backend):
+    """Batches as Ray tasks on the user's Ray cluster or an embedded local one.
+
+    Parameters (``parallel_config("ray", ...)`` or ``Parallel(backend="ray", ...)``):
+
+    ``address``: a Ray cluster to connect to when this process is not connected yet
+    (default: ``RAY_ADDRESS``, else an embedded local Ray).
+    ``ray_remote_args``: options of every batch's task (``num_cpus``, ``num_gpus``,
+    ``resources``, ``memory``, ``max_retries``, ``retry_exceptions``, ``runtime_env``,
+    ``scheduling_strategy``); ``n_jobs=-1`` is as many tasks as the cluster has room for.
+    ``scatter``: objects put into the object store once per call; tasks taking them get
+    the stored copy. NumPy arrays over ``max_nbytes`` (a ``Parallel`` setting) go there too.
+    """
+
+    name = "ray"
+    uses_threads = False
+    serializes = True
+    local = False
+    # a cancelled task that runs in C code (a sleep, a NumPy call) finishes first: Ray
+    # interrupts Python code only between bytecodes
+    can_interrupt = False
+    # a Ray task round trip costs ~2 ms: batches of 0.05 s keep that small, and keep the
+    # tail balanced across workers
+    target_batch_seconds = 0.05
+    default_priority = None  # never the default backend: a cluster is asked for by name
+    default_n_jobs = -1  # Parallel(backend="ray") uses the whole cluster
+
+    def __init__(
+        self,
+        address: str | None = None,
+        ray_remote_args: dict[str, Any] | None = None,
+        scatter: Sequence[Any] | None = None,
+    ) -> None:
+        import ray  # noqa: F401 - fail here, where parjob reports it, if Ray is missing
+
+        if address is not None and not isinstance(address, str):
+            raise TypeError(f"address must be a Ray cluster address (str), got {address!r}")
+        if scatter is not None and not isinstance(scatter, (list, tuple)):
+            raise TypeError(f"scatter must be a list or tuple of objects, got {scatter!r}")
+        self.address = address
+        self.ray_remote_args = _checked_remote_args(ray_remote_args)
+        self._scatter = scatter
+        self._lock = threading.Lock()
+        self._active: dict[ObjectRef, ConcurrentFuture[BatchResult]] = {}
+        self._pending: deque[tuple[RayWork, ConcurrentFuture[BatchResult]]] = deque()
+        self._cap: int | None = None  # most batches on the cluster at once (explicit n_jobs)
+        self._capacity: int | None = None  # the cluster's room, as read when the call began
+        self._objects = ObjectStoreArgs(None, None)
+        self._nested = False  # inside a Ray task: wait in Ray, so the task's CPU is released
+        self._timeout: float | None = None
+
+    # -- sizing ----------------------------------------------------------------------
+    def capacity(self) -> int:
+        """Batches the cluster has room for now: its resources over one task's demand."""
+        cluster.connect(self.address)
+        total = cluster.total_resources()
+        slots = [
+            math.floor(total.get(resource, 0.0) / amount + 1e-9)
+            for resource, amount in _demand(self.ray_remote_args).items()
+            if amount > 0
+        ]
+        return max(min(slots, default=1), 1)
+
+    def running_at_once(self, n_jobs: int) -> int:
+        capacity = self._capacity if self._capacity is not None else self.capacity()
+        return min(n_jobs, capacity)
+
+    def nested(self, n_jobs: int) -> tuple[str, int]:
+        return ("ray", -1)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, n_jobs: int, settings: RunSettings) -> None:
+        cluster.connect(self.address)
+        self._release()
+        self._capacity = capacity = self.capacity()  # read at each call: clusters grow
+        self._cap = n_jobs if n_jobs < capacity else None
+        self._objects = ObjectStoreArgs(settings.max_nbytes, self._scatter)
+        self._nested = cluster.in_task()
+        self._timeout = settings.timeout
+
+    def encode(self, batch: Batch) -> RayWork:
+        data, refs = self._objects.dumps(batch)
+        return RayWork(data, refs, f"parjob {function_name(batch.first_function)}")
+
+    def submit(self, work: RayWork) -> ConcurrentFuture[BatchResult]:  # type: ignore[override]
+        return self.submit_many([work])[0]
+
+    def submit_many(  # type: ignore[override]
+        self, works: list[RayWork]
+    ) -> list[ConcurrentFuture[BatchResult]]:
+        futures: list[ConcurrentFuture[BatchResult]] = [ConcurrentFuture() for _ in works]
+        with self._lock:
+            self._pending.extend(zip(works, futures, strict=True))
+            launched = self._launch_pending()
+        self._watch(launched)
+        if self._nested:
+            self._wait_in_ray()
+        return futures
+
+    def _launch_pending(self) -> list[ObjectRef]:
+        """Submit queued batches while the cap allows (called with the lock held)."""
+        remote = _remote()
+        launched = []
+        while self._pending and (self._cap is None or len(self._active) < self._cap):
+            work, future = self._pending.popleft()
+            options = {**self.ray_remote_args, "name": work.name}
+            try:
+                ref = remote.options(**options).remote(work.data, *work.refs)
+            except Exception as exc:  # e.g. Ray shut down: fail the batch, never hang
+                _settle(future, None, exc)
+                continue
+            self._active[ref] = future
+            launched.append(ref)
+        return launched
+
+    def _watch(self, refs: list[ObjectRef]) -> None:
+        """Have Ray call :meth:`_finished` when each task ends (not inside a Ray task,
+        where :meth:`_wait_in_ray` collects them). Never with the lock held: the callback
+        runs at once for a task that already ended."""
+        if not self._nested:
+            for ref in refs:
+                ref.future().add_done_callback(lambda done, ref=ref: self._finished(ref, done))
+
+    def _finished(self, ref: ObjectRef, done: ConcurrentFuture[Any]) -> None:
+        """Ray's callback when a batch's task ends: relay its outcome, launch the next."""
+        with self._lock:
+            future = self._active.pop(ref, None)
+            launched = self._launch_pending()
+        self._watch(launched)
+        if future is not None:
+            _relay(future, done.result)
+
+    def _wait_in_ray(self) -> None:
+        """Inside a Ray task: wait for this wave in ``ray.wait``, where Ray lends the task's
+        CPU to the nested tasks (a wait outside Ray would hold it: deadlock when every CPU
+        is held by a waiting task). The core then finds the wave's futures done."""
+        import ray
+
+        began = time.monotonic()
+        while True:
+            with self._lock:
+                refs = list(self._active)
+            if not refs:
+                return
+            left = None if self._timeout is None else self._timeout - (time.monotonic() - began)
+            if left is not None and left <= 0:
+                return  # the core raises the timeout and aborts
+            ready, _ = ray.wait(refs, num_returns=1, timeout=left, fetch_local=False)
+            for ref in ready:
+                with self._lock:
+                    future = self._active.pop(ref, None)
+                    self._launch_pending()  # collected by this loop, not watched
+                if future is not None:
+                    _relay(future, lambda ref=ref: ray.get(ref))
+
+    def stop(self) -> None:
+        self._release()
+
+    def abort(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        """Cancel what is still queued or running, and drop the call's stored objects."""
+        with self._lock:
+            refs = list(self._active)
+            self._active.clear()
+            pending = list(self._pending)
+            self._pending.clear()
+        for _, future in pending:
+            future.cancel()
+        if refs:
+            import ray
+
+            for ref in refs:
+                with contextlib.suppress(Exception):  # finished meanwhile, or Ray is gone
+                    ray.cancel(ref, force=False, recursive=True)
+        self._objects.release()
+
+    def __repr__(self) -> str:
+        return f"<RayBackend {self.address or 'default cluster'}>"
+
+
+def _checked_remote_args(args: dict[str, Any] | None) -> dict[str, Any]:
+    if args is None:
+        return {}
+    if not isinstance(args, dict):
+        raise TypeError(f"ray_remote_args must be a dict of Ray task options, got {args!r}")
+    unknown = sorted(set(args) - REMOTE_ARGS)
+    if unknown:
+        raise ValueError(
+            f"ray_remote_args does not take {', '.join(map(repr, unknown))}; accepted: "
+            f"{', '.join(sorted(REMOTE_ARGS))}"
+        )
+    for key in ("num_cpus", "num_gpus", "memory"):
+        value = args.get(key)
+        if value is not None and (isinstance(value, bool) or not _is_number(value) or value < 0):
+            raise ValueError(f"ray_remote_args[{key!r}] must be a number >= 0, got {value!r}")
+    resources = args.get("resources")
+    if resources is not None and not (
+        isinstance(resources, dict) and all(_is_number(v) and v >= 0 for v in resources.values())
+    ):
+        raise ValueError(
+            f"ray_remote_args['resources'] must map resource names to amounts, got {resources!r}"
+        )
+    demand = _demand(args)
+    if not any(amount > 0 for amount in demand.values()):
+        raise ValueError(
+            f"ray_remote_args {args!r} asks for no CPU, GPU or other resource: n_jobs=-1 "
+            "could not size from it; ask for some (e.g. num_cpus=0.5)"
+        )
+    return dict(args)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _demand(args: dict[str, Any]) -> dict[str, float]:
+    """Resources one batch's task asks for (a Ray task takes one CPU unless told)."""
+    num_cpus = args.get("num_cpus")
+    demand = {"CPU": 1.0 if num_cpus is None else float(num_cpus)}
+    if args.get("num_gpus"):
+        demand["GPU"] = float(args["num_gpus"])
+    for name, amount in (args.get("resources") or {}).items():
+        demand[name] = float(amount)
+    return demand
+
+
+def _relay(future: ConcurrentFuture[BatchResult], get: Any) -> None:
+    """Put the outcome of a batch's task into ``future``: what the core expects to see."""
+    from ray.exceptions import RayTaskError, TaskCancelledError
+
+    outcome: Any = None
+    error: BaseException | None = None
+    try:
+        outcome = get()
+    except TaskCancelledError as exc:
+        error = CancelledError(f"Ray cancelled the task: {exc}")
+    except RayTaskError as exc:
+        # the batch raised the core's TaskFailure (the task's own exception, and its
+        # traceback as text); Ray wraps it: hand the core what the batch raised
+        cause = getattr(exc, "cause", None)
+        error = cause if isinstance(cause, BaseException) else exc
+    except Exception as exc:  # a worker or node died, an object was lost, ...
+        error = exc
+    if isinstance(error, BaseException):
+        error = error.with_traceback(None)  # its frames would hold Ray's internals alive
+    _settle(future, outcome, error)
+
+
+def _settle(
+    future: ConcurrentFuture[BatchResult], outcome: Any, error: BaseException | None
+) -> None:
+    with contextlib.suppress(InvalidStateError):  # the core cancelled it meanwhile
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(outcome)
