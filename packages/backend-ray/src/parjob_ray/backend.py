@@ -245,15 +245,40 @@ class RayBackend(Backend):
         for _, future in pending:
             future.cancel()
         if refs:
-            import ray
-
-            for ref in refs:
-                with contextlib.suppress(Exception):  # finished meanwhile, or Ray is gone
-                    ray.cancel(ref, force=False, recursive=True)
+            _cancel(refs)
         self._objects.release()
 
     def __repr__(self) -> str:
         return f"<RayBackend {self.address or 'default cluster'}>"
+
+
+#: how long an abort keeps cancelling tasks that have not ended yet
+_CANCEL_SECONDS = 2.0
+
+
+def _cancel(refs: list[ObjectRef]) -> None:
+    """Cancel ``refs``, again while any has not ended (for a short while).
+
+    A cancel that reaches a task while Ray is still leasing it a worker (a busy machine)
+    can be lost, and the task then runs to its end, holding its CPU; so cancel again until
+    every task has ended or the time is up.
+    """
+    import ray
+
+    end = time.monotonic() + _CANCEL_SECONDS
+    while refs:
+        for ref in refs:
+            with contextlib.suppress(Exception):  # finished meanwhile, or Ray is gone
+                ray.cancel(ref, force=False, recursive=True)
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            _, refs = ray.wait(
+                refs, num_returns=len(refs), timeout=min(left, 0.1), fetch_local=False
+            )
+        except Exception:  # Ray is gone: nothing left to cancel
+            return
 
 
 def _checked_remote_args(args: dict[str, Any] | None) -> dict[str, Any]:
