@@ -19,7 +19,7 @@ from concurrent.futures import CancelledError, InvalidStateError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from parjob import config
+from parjob import config, references
 from parjob.backend import Backend, RunSettings
 from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
@@ -38,7 +38,7 @@ DEFAULT_SCATTER_THRESHOLD = 1024**2
 
 def run_batch(data: bytes, values: tuple[Any, ...]) -> BatchResult:
     """The dask task: unpickle one batch (scattered objects already on the worker), run it."""
-    return scatter.load_batch(data, values)()
+    return references.load_batch(data, values)()
 
 
 class DaskWork(NamedTuple):

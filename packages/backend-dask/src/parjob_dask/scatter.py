@@ -21,23 +21,18 @@ dask hands the worker-side objects to :func:`load_batch`, which puts them back i
 from __future__ import annotations
 
 import gc
-import io
-import pickle
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import cloudpickle
-
-from parjob.memmap import ArrayPickler, ArrayStore
-from parjob.tasks import Batch, paused_gc
+from parjob import references
+from parjob.memmap import ArrayStore
+from parjob.tasks import Batch
 from parjob_dask.cluster import direct, isolated
 
 if TYPE_CHECKING:
     from distributed import Client, Future
-
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class Table:
@@ -169,52 +164,9 @@ def _is_large(obj: Any, threshold: int, modules: tuple[str, ...]) -> bool:
 # -- pickling with placeholders ------------------------------------------------------
 
 
-class _Pickler(ArrayPickler):
-    """The core's array pickler, with scattered objects swapped for placeholders."""
-
-    def __init__(self, file: io.BytesIO, table: Table, store: ArrayStore | None) -> None:
-        super().__init__(file, store)
-        self.table = table
-        self.used: dict[int, int] = {}
-        self.futures: list[Future] = []
-
-    def persistent_id(self, obj: Any) -> int | None:
-        future = self.table.future_of(obj)
-        if future is None:
-            return None
-        index = self.used.get(id(obj))
-        if index is None:
-            index = self.used[id(obj)] = len(self.futures)
-            self.futures.append(future)
-        return index
-
-
 def dumps(
     batch: Batch, table: Table, store: ArrayStore | None = None
 ) -> tuple[bytes, tuple[Future, ...]]:
     """Pickle ``batch``; objects in ``table`` become references to their futures, and
     with a ``store`` (workers on this machine) large numpy arrays become memory maps."""
-    if not table and store is None:
-        return cloudpickle.dumps(batch, protocol=_PROTOCOL), ()
-    buffer = io.BytesIO()
-    pickler = _Pickler(buffer, table, store)
-    pickler.dump(batch)
-    return buffer.getvalue(), tuple(pickler.futures)
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, values: tuple[Any, ...]) -> None:
-        super().__init__(file)
-        self.values = values
-
-    def persistent_load(self, pid: Any) -> Any:
-        return self.values[pid]
-
-
-def load_batch(data: bytes, values: tuple[Any, ...]) -> Batch:
-    """Unpickle a batch on the worker, with the worker-side scattered objects in place
-    (and the garbage collector paused, as :meth:`parjob.tasks.EncodedBatch.load` does)."""
-    with paused_gc():
-        if not values:
-            return pickle.loads(data)  # type: ignore[no-any-return]
-        return _Unpickler(io.BytesIO(data), values).load()  # type: ignore[no-any-return]
+    return references.dumps(batch, table.future_of if table else None, store)

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from parjob.backend import Backend, RunSettings
 from parjob.errors import function_name
+from parjob.references import load_batch
 from parjob.tasks import Batch, BatchResult
 from parjob_ray import cluster
-from parjob_ray.objects import ObjectStoreArgs, load_batch
+from parjob_ray.objects import ObjectStoreArgs
 
 if TYPE_CHECKING:
     from ray import ObjectRef

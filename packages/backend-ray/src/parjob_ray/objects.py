@@ -4,26 +4,23 @@ Two kinds: NumPy arrays larger than ``max_nbytes``, and every object listed in
 ``scatter=[...]``. Each is ``ray.put`` once, on first use in a call. A batch is pickled
 with those objects swapped for placeholders (pickle persistent ids); their ObjectRefs are
 passed as top-level arguments of the batch's task, so Ray hands the worker the stored
-objects (NumPy arrays zero-copy, read-only, from shared memory) and :func:`load_batch`
-puts them back in place. Dropping the refs at the end of the call frees the objects.
+objects (NumPy arrays zero-copy, read-only, from shared memory) and
+:func:`parjob.references.load_batch` puts them back in place. Dropping the refs at the end
+of the call frees the objects.
 """
 
 from __future__ import annotations
 
-import io
-import pickle
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import cloudpickle
-
-from parjob.tasks import Batch, paused_gc
+from parjob import references
+from parjob.tasks import Batch
 
 if TYPE_CHECKING:
     from ray import ObjectRef
 
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
 _SCANNED_CONTAINER = 32  # look one level into lists, tuples and dicts up to this size
 
 
@@ -41,12 +38,14 @@ class ObjectStoreArgs:
         """Pickle ``batch``, the objects for the store swapped for references to them."""
         found = {id(obj): obj for obj in self._candidates(batch) if self._wanted(obj)}
         if not found:
-            return cloudpickle.dumps(batch, protocol=_PROTOCOL), ()
+            return references.dumps(batch, None)
         self._put([obj for key, obj in found.items() if key not in self._refs])
-        buffer = io.BytesIO()
-        pickler = _Pickler(buffer, {key: ref for key, (_, ref) in self._refs.items()})
-        pickler.dump(batch)
-        return buffer.getvalue(), tuple(pickler.refs)
+        return references.dumps(batch, self._ref_of)
+
+    def _ref_of(self, obj: Any) -> ObjectRef | None:
+        """``obj``'s own ref; None for any other object, even one at a reused address."""
+        found = self._refs.get(id(obj))
+        return found[1] if found is not None and found[0] is obj else None
 
     def release(self) -> None:
         """Drop the call's references: Ray frees the objects once no task needs them."""
@@ -84,40 +83,3 @@ def _arguments(batch: Batch) -> Iterator[Any]:
                 yield from value
             elif isinstance(value, dict) and len(value) <= _SCANNED_CONTAINER:
                 yield from value.values()
-
-
-class _Pickler(cloudpickle.Pickler):
-    """cloudpickle, with the objects in ``table`` pickled as references to their refs."""
-
-    def __init__(self, file: io.BytesIO, table: dict[int, ObjectRef]) -> None:
-        super().__init__(file, protocol=_PROTOCOL)
-        self.table = table
-        self.used: dict[int, int] = {}
-        self.refs: list[ObjectRef] = []
-
-    def persistent_id(self, obj: Any) -> int | None:
-        ref = self.table.get(id(obj))
-        if ref is None:
-            return None
-        index = self.used.get(id(obj))
-        if index is None:
-            index = self.used[id(obj)] = len(self.refs)
-            self.refs.append(ref)
-        return index
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, values: tuple[Any, ...]) -> None:
-        super().__init__(file)
-        self.values = values
-
-    def persistent_load(self, pid: Any) -> Any:
-        return self.values[pid]
-
-
-def load_batch(data: bytes, values: tuple[Any, ...]) -> Batch:
-    """Unpickle a batch in the worker, the stored objects (resolved by Ray) in place."""
-    with paused_gc():
-        if not values:
-            return pickle.loads(data)  # type: ignore[no-any-return]
-        return _Unpickler(io.BytesIO(data), values).load()  # type: ignore[no-any-return]
