@@ -20,6 +20,7 @@ _EXPORTS = {
     "parallel_backend": "parjob.config",
     "parallel_config": "parjob.config",
     "cpu_count": "parjob.cpu",
+    "ParallelTimeoutError": "parjob.errors",
     "PluginError": "parjob.errors",
     "RemoteTraceback": "parjob.errors",
     "SerializationError": "parjob.errors",
@@ -38,6 +39,7 @@ __all__ = [
     "CONTRACT_VERSION",
     "Backend",
     "Parallel",
+    "ParallelTimeoutError",
     "PluginError",
     "RemoteTraceback",
     "RunSettings",
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from parjob.config import parallel_backend, parallel_config
     from parjob.cpu import cpu_count
     from parjob.errors import (
+        ParallelTimeoutError,
         PluginError,
         RemoteTraceback,
         SerializationError,

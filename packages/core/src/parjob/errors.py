@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import pickle
 import traceback
 from typing import Any
@@ -33,6 +35,20 @@ class SerializationError(pickle.PicklingError):
 
 class WorkerCrashedError(RuntimeError):
     """A worker died (killed, segfault, out of memory) while it was running tasks."""
+
+
+#: (on Python 3.11+ concurrent.futures.TimeoutError is the built-in TimeoutError)
+_TIMEOUT_BASES = tuple(
+    dict.fromkeys((multiprocessing.TimeoutError, TimeoutError, concurrent.futures.TimeoutError))
+)
+
+
+class ParallelTimeoutError(*_TIMEOUT_BASES):  # type: ignore[misc]
+    """A task did not finish within ``timeout``.
+
+    Caught by ``except TimeoutError``, ``except concurrent.futures.TimeoutError`` and, as
+    joblib raises it, ``except multiprocessing.TimeoutError``.
+    """
 
 
 class UnknownBackendError(ValueError):

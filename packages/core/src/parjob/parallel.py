@@ -14,7 +14,8 @@ from parjob import config, validation
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
-from parjob.progress import Progress
+from parjob.nesting import nested_for
+from parjob.progress import Progress, write_line
 from parjob.runner import Run, run_inline, run_inline_list
 from parjob.selection import choose
 from parjob.tasks import Task, forget_last_delayed
@@ -68,6 +69,7 @@ class Parallel:
         self.batch_size = validation.check_batch_size(batch_size)
         self.prefer = validation.check_prefer(chosen(prefer, settings, "prefer"))
         self.require = validation.check_require(chosen(require, settings, "require"))
+        validation.check_prefer_with_require(self.prefer, self.require)
         self.settings = RunSettings(
             temp_folder=chosen(temp_folder, settings, "temp_folder"),
             max_nbytes=validation.parse_nbytes(chosen(max_nbytes, settings, "max_nbytes")),
@@ -126,8 +128,9 @@ class Parallel:
         with self._lock:
             if self._running:
                 raise RuntimeError(
-                    "this Parallel object is still running an earlier call (a generator "
-                    "that was not consumed or closed); finish it first or use another Parallel"
+                    "This Parallel instance is already running: an earlier call (a generator "
+                    "that was not consumed or closed) is unfinished; finish it first or use "
+                    "another Parallel"
                 )
             self._running = True
         try:
@@ -143,15 +146,25 @@ class Parallel:
     def _results(self, tasks: Iterator[Task], iterable: Iterable[Task]) -> Any:
         tasks = _checked(tasks)
         n_jobs = self._effective_n_jobs()
-        progress = Progress(self.verbose, n_jobs)
+        total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
+        self._progress_n_jobs = n_jobs
+        progress = Progress(self.verbose, n_jobs, total, self._print)
         backend = self._backend
         if n_jobs == 1 and backend.local:
+            if self.timeout is not None:
+                warnings.warn(
+                    f"with n_jobs=1 the tasks run inline in the caller, so the 'timeout' "
+                    f"parameter will not be used (timeout={self.timeout})",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            if isinstance(self.batch_size, int):
+                tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
             if self.return_as == "list":
                 return run_inline_list(tasks, progress)
             return self._finally(run_inline(tasks, progress), stop=False)
         self._backend.start(n_jobs, self.settings)  # cheap when the workers are ready
         progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
-        total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
         default_pre_dispatch = _is_default_pre_dispatch(self.pre_dispatch)
         batcher = Batcher(
             self.batch_size,
@@ -170,7 +183,7 @@ class Parallel:
             validation.parse_pre_dispatch(self.pre_dispatch, n_jobs),
             self.timeout,
             progress,
-            backend.nested(n_jobs),
+            nested_for(backend, n_jobs),
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly
@@ -207,6 +220,14 @@ class Parallel:
         if not self._managed:
             self._backend.stop()
 
+    def _print(self, msg: str) -> None:
+        """Print one ``verbose`` message with its ``[Parallel(n_jobs=...)]`` prefix.
+
+        A subclass may override it to collect the messages instead (as joblib's allows).
+        """
+        n_jobs = getattr(self, "_progress_n_jobs", self.n_jobs)
+        write_line(self.verbose, f"[Parallel(n_jobs={n_jobs})]: {msg}")
+
     def __repr__(self) -> str:
         return f"Parallel(n_jobs={self.n_jobs}, backend={self._backend.name!r})"
 
@@ -230,6 +251,12 @@ def _checked(tasks: Iterator[Task]) -> Iterator[Task]:
             )
         return itertools.chain((first,), tasks)
     return tasks
+
+
+def _read_in_batches(tasks: Iterator[Task], size: int) -> Iterator[Task]:
+    """Hand on ``tasks``, reading ``size`` of them from the input before running any."""
+    while chunk := list(itertools.islice(tasks, size)):
+        yield from chunk
 
 
 def _flatten(batches: Iterator[tuple[int, list[Any]]]) -> Iterator[Any]:

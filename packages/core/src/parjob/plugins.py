@@ -183,7 +183,7 @@ def get_factory(name: str) -> BackendFactory:
     if name in reg.broken:
         raise PluginError(f"backend {name!r} is unavailable: {reg.broken[name].error}")
     installed = ", ".join(list_backends()) or "none"
-    message = f"unknown backend {name!r}; installed backends: {installed}."
+    message = f"Invalid backend: {name!r} is unknown; installed backends: {installed}."
     if name in KNOWN_PLUGINS:
         message += f' The {name!r} backend is a plugin: pip install "{KNOWN_PLUGINS[name]}"'
     else:

@@ -19,7 +19,13 @@ from typing import Any
 
 from parjob.backend import Backend
 from parjob.batching import Batcher
-from parjob.errors import SerializationError, TaskFailure, WorkerCrashedError, function_name
+from parjob.errors import (
+    ParallelTimeoutError,
+    SerializationError,
+    TaskFailure,
+    WorkerCrashedError,
+    function_name,
+)
 from parjob.feed import Feed
 from parjob.progress import Progress
 from parjob.serialization import explain
@@ -300,7 +306,7 @@ class Run:
                 return self.finished.get(timeout=max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
                 if time.monotonic() >= deadline:
-                    raise TimeoutError(
+                    raise ParallelTimeoutError(
                         f"{_describe(late)} did not finish within timeout={self.timeout}s; "
                         "the remaining tasks were cancelled"
                     ) from None

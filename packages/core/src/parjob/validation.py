@@ -73,6 +73,16 @@ def check_require(require: Any) -> str | None:
     return require
 
 
+def check_prefer_with_require(prefer: str | None, require: str | None) -> None:
+    """``prefer="processes"`` contradicts ``require="sharedmem"`` (processes share nothing)."""
+    if prefer == "processes" and require == "sharedmem":
+        raise ValueError(
+            "prefer='processes' and require='sharedmem' are inconsistent settings: processes "
+            "do not share the caller's memory; drop one of them (require='sharedmem' runs "
+            "the tasks on threads)"
+        )
+
+
 def check_mmap_mode(mmap_mode: Any) -> str | None:
     if mmap_mode is not None and mmap_mode not in MMAP_MODES:
         raise ValueError(
@@ -102,13 +112,22 @@ def check_batch_size(batch_size: Any) -> int | str:
     return int(batch_size)
 
 
+def is_mp_context(backend: Any) -> bool:
+    """A ``multiprocessing`` context: the multiprocessing backend on its start method."""
+    import multiprocessing.context
+
+    return isinstance(backend, multiprocessing.context.BaseContext)
+
+
 def check_backend_spec(backend: Any) -> None:
-    """A backend is given by name or as an instance (anything with ``submit``)."""
-    if backend is None or isinstance(backend, str):
+    """A backend is given by name, as an instance (anything with ``submit``), or as a
+    ``multiprocessing`` context (``multiprocessing.get_context("spawn")``)."""
+    if backend is None or isinstance(backend, str) or is_mp_context(backend):
         return
     if not callable(getattr(backend, "submit", None)):
         raise TypeError(
-            f"backend must be a backend name (str) or a parjob Backend instance, got {backend!r}"
+            "backend must be a backend name (str), a parjob Backend instance or a "
+            f"multiprocessing context, got {backend!r}"
         )
 
 

@@ -1,0 +1,106 @@
+"""Make joblib's public ``Parallel`` API resolve to parjob's, in this process and its workers.
+
+Installed by ``tools/joblib_tests.py`` (through a ``sitecustomize`` on ``PYTHONPATH``, so
+worker processes that import joblib's test modules get parjob too). A meta-path hook lets
+``joblib.parallel`` load as usual, then swaps its public names (``Parallel``, ``delayed``,
+``parallel_config``, ...) and its table of backends for parjob's before ``joblib`` itself
+re-exports them. The rest of joblib (``Memory``, ``dump``, its backend base classes, its
+test helpers) stays real.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+from types import ModuleType
+from typing import Any
+
+#: joblib.parallel's public names that parjob provides
+_PARALLEL_NAMES = (
+    "Parallel",
+    "delayed",
+    "parallel_config",
+    "parallel_backend",
+    "effective_n_jobs",
+    "register_parallel_backend",
+    "cpu_count",
+)
+
+
+def _parjob_backends() -> dict[str, Any]:
+    from parjob.backends.sequential import SequentialBackend
+    from parjob.backends.threads import ThreadingBackend
+    from parjob_loky import LokyBackend, MultiprocessingBackend
+
+    return {
+        "threading": ThreadingBackend,
+        "sequential": SequentialBackend,
+        "multiprocessing": MultiprocessingBackend,
+        "loky": LokyBackend,
+    }
+
+
+def _patch_parallel(module: ModuleType) -> None:
+    import parjob
+
+    for name in _PARALLEL_NAMES:
+        setattr(module, name, getattr(parjob, name))
+    backends = _parjob_backends()
+    module.BACKENDS = dict(backends)
+    module.DEFAULT_BACKEND = "loky"
+    backends_module = sys.modules.get("joblib._parallel_backends")
+    if backends_module is not None:
+        # tests import the backend classes by name to pass instances or check types
+        for joblib_name, ours in (
+            ("ThreadingBackend", "threading"),
+            ("SequentialBackend", "sequential"),
+            ("MultiprocessingBackend", "multiprocessing"),
+            ("LokyBackend", "loky"),
+        ):
+            setattr(backends_module, joblib_name, backends[ours])
+    for name in ("ThreadingBackend", "SequentialBackend", "MultiprocessingBackend", "LokyBackend"):
+        if hasattr(module, name):
+            setattr(module, name, getattr(backends_module, name))
+
+
+def _patch_dask(module: ModuleType) -> None:
+    from parjob_dask.backend import DaskBackend
+
+    module.DaskDistributedBackend = DaskBackend
+
+
+_PATCHES = {"joblib.parallel": _patch_parallel, "joblib._dask": _patch_dask}
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader, patch: Any) -> None:
+        self.loader = loader
+        self.patch = patch
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.loader.exec_module(module)
+        self.patch(module)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        patch = _PATCHES.get(name)
+        if patch is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _PatchingLoader(spec.loader, patch)
+        return spec
+
+
+def install() -> None:
+    """Hook joblib's imports (before joblib is imported; a no-op when already hooked)."""
+    if any(isinstance(finder, _Finder) for finder in sys.meta_path):
+        return
+    if any(name in sys.modules for name in _PATCHES):
+        raise RuntimeError("install the joblib shim before joblib is imported")
+    sys.meta_path.insert(0, _Finder())

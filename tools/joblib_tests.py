@@ -1,0 +1,128 @@
+"""Run the installed joblib's own ``Parallel`` tests against parjob, and count the outcome.
+
+    uv run python tools/joblib_tests.py [-k EXPR] [--show-failures] [extra pytest args]
+
+Nothing is copied: pytest runs joblib's test modules from the installed wheel
+(``joblib.test.test_parallel``, ``test_config``, ``test_dask``) with ``joblib.Parallel``,
+``joblib.delayed``, ``joblib.parallel_config``, ... redirected to parjob's at run time
+(``tools/joblib_shim.py``, installed through a temporary ``sitecustomize`` so worker
+processes that import joblib's test helpers get parjob too). Tests of joblib's internals
+are left out on purpose, each with the reason (``LEFT_OUT``); the script prints passed /
+failed / skipped, then the left-out list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Any
+
+TOOLS = Path(__file__).resolve().parent
+MODULES = ("joblib.test.test_parallel", "joblib.test.test_config", "joblib.test.test_dask")
+
+#: Test name patterns (``module::test`` with fnmatch wildcards, parameters included) that
+#: are not about the public behaviour of Parallel, with why they are left out.
+LEFT_OUT: dict[str, str] = {}
+
+
+def reason_left_out(nodeid: str) -> str | None:
+    """Why the test ``nodeid`` is left out, or None when it runs."""
+    short = nodeid.split("/")[-1]
+    for pattern, why in LEFT_OUT.items():
+        if fnmatch.fnmatchcase(short, pattern):
+            return why
+    return None
+
+
+# -- the pytest plugin (this module, loaded in the pytest process with -p) --------------
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    kept, dropped = [], []
+    for item in items:
+        (dropped if reason_left_out(item.nodeid) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+_INI = """[pytest]
+markers =
+    thread_unsafe: joblib's marker
+    no_cover: joblib's marker
+"""
+
+
+# -- the runner ------------------------------------------------------------------------
+def _sitecustomize(folder: Path) -> None:
+    (folder / "sitecustomize.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(TOOLS)!r})\n"
+        "import joblib_shim\njoblib_shim.install()\n"
+    )
+
+
+def _outcomes(report: Path) -> dict[str, list[tuple[str, str]]]:
+    found: dict[str, list[tuple[str, str]]] = {"passed": [], "failed": [], "skipped": []}
+    for case in ElementTree.parse(report).iter("testcase"):
+        name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        skipped = case.find("skipped")
+        if failure is not None:
+            found["failed"].append((name, (failure.get("message") or "")[:200]))
+        elif skipped is not None:
+            found["skipped"].append((name, (skipped.get("message") or "")[:120]))
+        else:
+            found["passed"].append((name, ""))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--show-failures", action="store_true", help="list each failure")
+    parser.add_argument("--show-skips", action="store_true", help="list each skip")
+    args, extra = parser.parse_known_args(argv)
+    with tempfile.TemporaryDirectory(prefix="parjob-joblib-tests-") as tmp:
+        folder = Path(tmp)
+        _sitecustomize(folder)
+        (folder / "pytest.ini").write_text(_INI)
+        report = folder / "report.xml"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(folder), str(TOOLS), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        command = [
+            sys.executable, "-m", "pytest", "--pyargs", *MODULES,
+            "-p", "joblib_tests", "-p", "no:cacheprovider",
+            "-c", str(folder / "pytest.ini"), "--rootdir", str(folder),
+            "--timeout", "120", "-q", "--no-header", "-rN", f"--junitxml={report}", *extra,
+        ]  # fmt: skip
+        subprocess.run(command, env=env, cwd=folder, check=False)
+        if not report.exists():
+            print("pytest wrote no report", file=sys.stderr)
+            return 2
+        found = _outcomes(report)
+    print("\njoblib's Parallel tests against parjob")
+    for outcome in ("passed", "failed", "skipped"):
+        print(f"  {outcome:8} {len(found[outcome])}")
+    if args.show_failures and found["failed"]:
+        print("\nfailed:")
+        for name, message in found["failed"]:
+            print(f"  {name}: {message}")
+    if args.show_skips and found["skipped"]:
+        print("\nskipped by joblib's own conditions:")
+        for name, message in found["skipped"]:
+            print(f"  {name}: {message}")
+    print(f"\nleft out on purpose ({len(LEFT_OUT)} patterns):")
+    for pattern, why in LEFT_OUT.items():
+        print(f"  {pattern}: {why}")
+    return 1 if found["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
