@@ -84,6 +84,7 @@ class parallel_config:
         **backend_params: Any,
     ) -> None:
         validation.check_backend_spec(backend)
+        validation.check_prefer_with_require(prefer, require)
         if n_jobs is not None:
             validation.check_n_jobs(n_jobs)
         settings = {

@@ -93,10 +93,11 @@ def _warn_if_less_parallel(
         return
     if asked_workers == 1 and runs_workers == 1:
         return
-    what = f"backend={asked.name!r}, n_jobs={n_jobs}"
-    instead = f"{runs.name!r} with {_workers(runs_workers, runs)}"
+    # "<Name>-backed parallel loops cannot" are joblib's words, which callers match on
     warnings.warn(
-        f"Parallel({what}) cannot start its workers here: {reason}. Running on {instead} instead.",
+        f"{asked.name.capitalize()}-backed parallel loops cannot start workers here: "
+        f"{reason}. Parallel(backend={asked.name!r}, n_jobs={n_jobs}) runs on {runs.name!r} "
+        f"with {_workers(runs_workers, runs)} instead.",
         UserWarning,
         stacklevel=_caller_level(),
     )

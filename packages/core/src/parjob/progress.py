@@ -5,7 +5,7 @@
 
 Counts are as wide as the number of tasks when the input has a length, else 3 characters.
 Up to ``verbose=10`` lines come at growing intervals, more often the higher the level;
-above 10 every completed batch is reported. Lines go to stderr, or stdout above 50.
+above 10 every completed batch is reported. Lines go to stderr, or stdout from 50 on.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def format_seconds(seconds: float) -> str:
 
 def write_line(verbose: int, line: str) -> None:
     """Print one progress line where ``verbose`` sends it."""
-    print(line, file=sys.stdout if verbose > 50 else sys.stderr, flush=True)
+    print(line, file=sys.stdout if verbose >= 50 else sys.stderr, flush=True)
 
 
 class Progress:
