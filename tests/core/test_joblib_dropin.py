@@ -143,16 +143,16 @@ def test_inline_run_without_batch_size_reads_one_task_at_a_time() -> None:
 def test_a_second_call_on_a_running_parallel_says_already_running() -> None:
     parallel = Parallel(n_jobs=2, backend="threading", return_as="generator")
     first = parallel(delayed(abs)(i) for i in range(10))
-    with pytest.raises(RuntimeError, match="^This Parallel instance is already running"):
+    with pytest.raises(RuntimeError, match=r"^This Parallel instance is already running"):
         parallel(delayed(abs)(i) for i in range(10))
     assert list(first) == list(range(10))
 
 
 def test_an_unknown_backend_is_an_invalid_backend_value_error() -> None:
-    with pytest.raises(ValueError, match="^Invalid backend: 'no-such'.*installed backends"):
+    with pytest.raises(ValueError, match=r"^Invalid backend: 'no-such'.*installed backends"):
         Parallel(backend="no-such")
-    with pytest.raises(ValueError, match="^Invalid backend: 'no-such'"), parallel_config("no-such"):
-        pass
+    with pytest.raises(ValueError, match=r"^Invalid backend: 'no-such'"):
+        parallel_config("no-such").__enter__()
 
 
 def test_an_unpicklable_task_names_the_task_to_send() -> None:

@@ -78,3 +78,18 @@ def array_kind(obj: Any) -> tuple[str, bool, str | None]:
         base = getattr(base, "base", None)
     filename = getattr(base, "filename", None)
     return type(obj).__name__, bool(obj.flags.writeable), filename
+
+
+def nested_call(backend: str, n_jobs: int) -> dict[str, Any]:
+    """Run ``Parallel(backend=backend, n_jobs=n_jobs)`` in a dask task; report what ran."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inner = Parallel(n_jobs=n_jobs, backend=backend)
+        results = inner(delayed(square)(i) for i in range(6))
+    return {
+        "backend": inner.backend.name,
+        "results": results,
+        "warnings": [str(w.message) for w in caught],
+    }

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 from parjob import config
 from parjob.backend import Backend
+from parjob.warn import warn_user
 
 
 def nested_for(backend: Backend, n_jobs: int) -> tuple[Any, ...]:
@@ -94,12 +94,10 @@ def _warn_if_less_parallel(
     if asked_workers == 1 and runs_workers == 1:
         return
     # "<Name>-backed parallel loops cannot" are joblib's words, which callers match on
-    warnings.warn(
+    warn_user(
         f"{asked.name.capitalize()}-backed parallel loops cannot start workers here: "
         f"{reason}. Parallel(backend={asked.name!r}, n_jobs={n_jobs}) runs on {runs.name!r} "
         f"with {_workers(runs_workers, runs)} instead.",
-        UserWarning,
-        stacklevel=_caller_level(),
     )
 
 
@@ -108,13 +106,3 @@ def _workers(count: int, backend: Backend) -> str:
         return "1 worker (inline)"
     kind = "threads" if backend.uses_threads else "workers"
     return f"{count} {kind}"
-
-
-def _caller_level() -> int:
-    """The stack level of the first frame outside parjob (the user's ``Parallel(...)``)."""
-    frame: Any = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("parjob."):
-        frame = frame.f_back
-        level += 1
-    return level

@@ -19,6 +19,7 @@ from parjob.progress import Progress, write_line
 from parjob.runner import Run, run_inline, run_inline_list
 from parjob.selection import choose
 from parjob.tasks import Task, forget_last_delayed
+from parjob.warn import warn_user
 
 _DEFAULT_PRE_DISPATCH = "2 * n_jobs"
 
@@ -152,11 +153,9 @@ class Parallel:
         backend = self._backend
         if n_jobs == 1 and backend.local:
             if self.timeout is not None:
-                warnings.warn(
+                warn_user(
                     f"with n_jobs=1 the tasks run inline in the caller, so the 'timeout' "
-                    f"parameter will not be used (timeout={self.timeout})",
-                    UserWarning,
-                    stacklevel=3,
+                    f"parameter will not be used (timeout={self.timeout})"
                 )
             if isinstance(self.batch_size, int):
                 tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
