@@ -9,6 +9,7 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -103,11 +104,12 @@ def test_prefer_processes_with_require_sharedmem_is_an_error() -> None:
 
 
 # -- item 6: n_jobs=1 with a batch_size reads a batch before running it ----------------
-def test_inline_run_reads_a_batch_of_the_input_before_running_it() -> None:
+def producer_consumer(n: int, **options: Any) -> list[str]:
+    """The seeds' producer/consumer example inline: the order of reads and runs."""
     order: list[str] = []
 
-    def producer():  # the seeds' producer/consumer example
-        for i in range(7):
+    def producer() -> Iterator[int]:
+        for i in range(n):
             order.append(f"Produced {i}")
             yield i
 
@@ -115,28 +117,24 @@ def test_inline_run_reads_a_batch_of_the_input_before_running_it() -> None:
         order.append(f"Ran {x}")
         return x
 
-    out = Parallel(n_jobs=1, batch_size=3)(delayed(consume)(i) for i in producer())
-    assert out == list(range(7))
-    expected = []
-    for chunk in ([0, 1, 2], [3, 4, 5], [6]):
-        expected += [f"Produced {i}" for i in chunk] + [f"Ran {i}" for i in chunk]
-    assert order == expected
+    assert Parallel(n_jobs=1, **options)(delayed(consume)(i) for i in producer()) == list(range(n))
+    return order
+
+
+def read_then_ran(*chunks: list[int]) -> list[str]:
+    return [
+        line
+        for chunk in chunks
+        for line in [f"Produced {i}" for i in chunk] + [f"Ran {i}" for i in chunk]
+    ]
+
+
+def test_inline_run_reads_a_batch_of_the_input_before_running_it() -> None:
+    assert producer_consumer(7, batch_size=3) == read_then_ran([0, 1, 2], [3, 4, 5], [6])
 
 
 def test_inline_run_without_batch_size_reads_one_task_at_a_time() -> None:
-    order: list[str] = []
-
-    def producer():
-        for i in range(3):
-            order.append(f"Produced {i}")
-            yield i
-
-    def consume(x: int) -> int:
-        order.append(f"Ran {x}")
-        return x
-
-    Parallel(n_jobs=1)(delayed(consume)(i) for i in producer())
-    assert order == ["Produced 0", "Ran 0", "Produced 1", "Ran 1", "Produced 2", "Ran 2"]
+    assert producer_consumer(3) == read_then_ran([0], [1], [2])
 
 
 # -- item 7: the words callers match on --------------------------------------------------

@@ -129,9 +129,9 @@ class Parallel:
         with self._lock:
             if self._running:
                 raise RuntimeError(
-                    "This Parallel instance is already running: an earlier call (a generator "
-                    "that was not consumed or closed) is unfinished; finish it first or use "
-                    "another Parallel"
+                    "This Parallel instance is already running: it is still running an "
+                    "earlier call (a generator that was not consumed or closed); finish it "
+                    "first or use another Parallel"
                 )
             self._running = True
         try:
