@@ -41,13 +41,65 @@ def _parjob_backends() -> dict[str, Any]:
     }
 
 
+class _Backends(dict):  # type: ignore[type-arg]
+    """joblib's table of backends, kept in step with parjob's run-time registrations.
+
+    Tests register backends by setting items (``monkeypatch.setitem(BACKENDS, ...)``) and
+    remove them by deleting them; parjob sees the same.
+    """
+
+    def __setitem__(self, name: str, factory: Any) -> None:
+        from parjob.plugins import register_parallel_backend
+
+        super().__setitem__(name, factory)
+        register_parallel_backend(name, factory)
+
+    def __delitem__(self, name: str) -> None:
+        from parjob import plugins
+
+        super().__delitem__(name)
+        plugins.entries()  # loaded
+        plugins._registry.runtime_backends.pop(name, None)
+
+
+def _register(module: ModuleType) -> Any:
+    import parjob
+
+    def register_parallel_backend(name: str, factory: Any, make_default: bool = False) -> None:
+        parjob.register_parallel_backend(name, factory, make_default)
+        dict.__setitem__(module.BACKENDS, name, factory)
+        if make_default:
+            module.DEFAULT_BACKEND = name
+
+    return register_parallel_backend
+
+
+def _get_active_backend(
+    prefer: str | None = None, require: str | None = None, verbose: Any = False
+) -> tuple[Any, Any]:
+    """joblib's ``get_active_backend``: the backend ``Parallel()`` would use here, and the
+    configured n_jobs (the test helpers read it to check what config blocks set)."""
+    from parjob import config, plugins, selection
+
+    settings = config.current()
+    n_jobs = settings.get("n_jobs")
+    if settings.get("backend") is None:  # no block names one: parjob's default backend
+        kind = "threads" if require == "sharedmem" else prefer
+        backend = selection.backend_instance(plugins.default_backend_name(kind), {})
+        return backend, n_jobs
+    backend, _ = selection.choose(None, None, prefer, require, {}, settings)
+    return backend, n_jobs
+
+
 def _patch_parallel(module: ModuleType) -> None:
     import parjob
 
     for name in _PARALLEL_NAMES:
         setattr(module, name, getattr(parjob, name))
     backends = _parjob_backends()
-    module.BACKENDS = dict(backends)
+    module.BACKENDS = _Backends(backends)
+    module.register_parallel_backend = _register(module)
+    module.get_active_backend = _get_active_backend
     module.DEFAULT_BACKEND = "loky"
     backends_module = sys.modules.get("joblib._parallel_backends")
     if backends_module is not None:

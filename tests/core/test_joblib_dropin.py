@@ -210,3 +210,37 @@ def test_no_warning_without_timeout_inline() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Parallel(n_jobs=1)(delayed(abs)(i) for i in range(3))
+
+
+# -- a generator left unfinished at the end of a with block is aborted, as in joblib --------
+def test_leaving_a_with_block_aborts_its_unfinished_generator() -> None:
+    ran: list[int] = []
+
+    def slow(i: int) -> int:
+        time.sleep(0.2)
+        ran.append(i)
+        return i
+
+    with Parallel(n_jobs=2, backend="threading", return_as="generator") as parallel:
+        out = parallel(delayed(slow)(i) for i in range(40))
+        assert next(out) == 0
+    time.sleep(0.5)  # what was running finishes in the background; nothing else starts
+    assert len(ran) < 10
+    with pytest.raises(StopIteration):
+        next(out)
+
+
+def test_closing_a_fresh_generator_cancels_its_first_batches() -> None:
+    ran: list[int] = []
+
+    def slow(i: int) -> int:
+        time.sleep(0.2)
+        ran.append(i)
+        return i
+
+    out = Parallel(n_jobs=2, backend="threading", return_as="generator")(
+        delayed(slow)(i) for i in range(40)
+    )
+    out.close()
+    time.sleep(0.5)
+    assert len(ran) <= 2  # at most the batches already running

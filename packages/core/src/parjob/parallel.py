@@ -6,7 +6,7 @@ import itertools
 import operator
 import threading
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -93,6 +93,7 @@ class Parallel:
         self._lock = threading.Lock()
         self._running = False
         self._managed = False
+        self._stream: Iterator[Any] | None = None
 
     @property
     def backend(self) -> Backend:
@@ -115,6 +116,9 @@ class Parallel:
         tb: TracebackType | None,
     ) -> None:
         self._managed = False
+        stream = self._stream
+        if self._running and stream is not None:
+            stream.close()  # an unfinished generator is aborted at the block's end, as in joblib
         self._backend.stop()
 
     # -- a call ----------------------------------------------------------------------
@@ -199,19 +203,29 @@ class Parallel:
                 return _in_order(run.batches())
             finally:
                 self._stop()
-        return self._finally(_flatten(run.batches()))
+        return self._finally(_flatten(run.batches()), abort=run.abort)
 
-    def _finally(self, results: Iterator[Any], stop: bool = True) -> Iterator[Any]:
-        stream = self._guarded(results, stop)
+    def _finally(
+        self, results: Iterator[Any], stop: bool = True, abort: Callable[[], None] | None = None
+    ) -> Iterator[Any]:
+        stream = self._guarded(results, stop, abort)
         next(stream)  # started, so closing or dropping it runs the clean-up
+        self._stream = stream
         return stream
 
-    def _guarded(self, results: Iterator[Any], stop: bool) -> Iterator[Any]:
+    def _guarded(
+        self, results: Iterator[Any], stop: bool, abort: Callable[[], None] | None
+    ) -> Iterator[Any]:
         try:
             yield None
             yield from results
+        except GeneratorExit:
+            if abort is not None:  # closed or dropped early: cancel what is still queued
+                abort()
+            raise
         finally:
             self._running = False
+            self._stream = None
             if stop:
                 self._stop()
 

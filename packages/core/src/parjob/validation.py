@@ -33,7 +33,7 @@ def check_n_jobs(n_jobs: Any) -> int | None:
         )
     if n_jobs == 0:
         raise ValueError(
-            "n_jobs == 0 has no meaning: use a positive count, -1 for all CPUs, "
+            "n_jobs == 0 in Parallel has no meaning: use a positive count, -1 for all CPUs, "
             "-2 for all but one, or None for the configured default"
         )
     return int(n_jobs)
