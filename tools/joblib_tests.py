@@ -28,7 +28,32 @@ MODULES = ("joblib.test.test_parallel", "joblib.test.test_config", "joblib.test.
 
 #: Test name patterns (``module::test`` with fnmatch wildcards, parameters included) that
 #: are not about the public behaviour of Parallel, with why they are left out.
-LEFT_OUT: dict[str, str] = {}
+_DIFFERENCE = "a documented difference (docs/behaviour.md): "
+_INTERNALS = "reads joblib's internals: "
+LEFT_OUT: dict[str, str] = {
+    # -- documented differences ----------------------------------------------------------
+    "test_parallel.py::test_effective_n_jobs_None[[]None-*": _DIFFERENCE
+    + "a config block that names a backend with n_jobs=None uses all its workers",
+    "test_parallel.py::test_nested_parallel_warnings[[]loky-multiprocessing-*": _DIFFERENCE
+    + "parjob starts a nested process pool inside loky workers, where it works",
+    "test_parallel.py::test_nested_parallel_warnings[[]threading-*": _DIFFERENCE
+    + "parjob starts a process pool from a thread, where it works",
+    "test_parallel.py::test_njobs_converted_to_int*": _DIFFERENCE
+    + "n_jobs must be an int; joblib truncates '2' and 2.3 to 2",
+    "test_parallel.py::test_invalid_njobs*": _DIFFERENCE
+    + "n_jobs=0.5 and '2.3' are a TypeError (not an int), not joblib's ValueError; "
+    + "also calls the private Parallel._initialize_backend",
+    # -- joblib internals ----------------------------------------------------------------
+    "test_parallel.py::test_error_capture*": _INTERNALS
+    + "the backends' private _pool/_workers attributes (the error checks themselves are "
+    + "covered by parjob's conformance suite)",
+    "test_parallel.py::test_batching_auto_*": _INTERNALS
+    + "Backend.compute_batch_size, joblib's batching state",
+    "test_parallel.py::test_default_mp_context": _INTERNALS + "Parallel._backend_kwargs",
+    "test_parallel.py::test_multiple_generator_call_separated_gc*": _INTERNALS
+    + "Parallel._aborting; for loky it expects joblib's limitation that a second call fails "
+    + "while a dropped generator shuts the shared pool down (parjob runs both)",
+}
 
 
 def reason_left_out(nodeid: str) -> str | None:

@@ -157,9 +157,11 @@ class Parallel:
         backend = self._backend
         if n_jobs == 1 and backend.local:
             if self.timeout is not None:
+                # joblib's words (tasks run inline: SequentialBackend), which callers match
                 warn_user(
-                    f"with n_jobs=1 the tasks run inline in the caller, so the 'timeout' "
-                    f"parameter will not be used (timeout={self.timeout})"
+                    "The backend class 'SequentialBackend' does not support timeout. You have "
+                    f"set 'timeout={self.timeout:g}' in Parallel but the 'timeout' parameter "
+                    "will not be used."
                 )
             if isinstance(self.batch_size, int):
                 tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input

@@ -63,13 +63,19 @@ def check_return_as(return_as: Any) -> str:
 
 def check_prefer(prefer: Any) -> str | None:
     if prefer is not None and prefer not in PREFER:
-        raise ValueError(f"prefer must be 'processes', 'threads' or None, got {prefer!r}")
+        raise ValueError(
+            f"prefer={prefer} is not a valid backend hint: use 'processes', 'threads' or None "
+            f"(got {prefer!r})"
+        )
     return prefer
 
 
 def check_require(require: Any) -> str | None:
     if require is not None and require not in REQUIRE:
-        raise ValueError(f"require must be 'sharedmem' or None, got {require!r}")
+        raise ValueError(
+            f"require={require} is not a valid backend constraint: use 'sharedmem' or None "
+            f"(got {require!r})"
+        )
     return require
 
 
