@@ -62,6 +62,18 @@ class _Backends(dict):  # type: ignore[type-arg]
         plugins._registry.runtime_backends.pop(name, None)
 
 
+class _ParallelModule(ModuleType):
+    """``joblib.parallel`` whose ``DEFAULT_BACKEND``, when a test sets it, is parjob's too."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "DEFAULT_BACKEND":
+            from parjob import plugins
+
+            plugins.entries()  # loaded
+            plugins._registry.default_name = value
+
+
 def _register(module: ModuleType) -> Any:
     import parjob
 
@@ -69,7 +81,7 @@ def _register(module: ModuleType) -> Any:
         parjob.register_parallel_backend(name, factory, make_default)
         dict.__setitem__(module.BACKENDS, name, factory)
         if make_default:
-            module.DEFAULT_BACKEND = name
+            module.DEFAULT_BACKEND = name  # parjob's default too (_ParallelModule)
 
     return register_parallel_backend
 
@@ -100,6 +112,7 @@ def _patch_parallel(module: ModuleType) -> None:
     module.BACKENDS = _Backends(backends)
     module.register_parallel_backend = _register(module)
     module.get_active_backend = _get_active_backend
+    module.__class__ = _ParallelModule
     module.DEFAULT_BACKEND = "loky"
     backends_module = sys.modules.get("joblib._parallel_backends")
     if backends_module is not None:
