@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import importlib.util
 import os
 import subprocess
 import sys
@@ -110,14 +111,23 @@ def reason_left_out(nodeid: str) -> str | None:
 
 # -- the pytest plugin (this module, loaded in the pytest process with -p) --------------
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Leave out the tests of ``LEFT_OUT`` (after ``-k``, so the count is of those run)."""
     kept, dropped = [], []
     for item in items:
         (dropped if reason_left_out(item.nodeid) else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    record = os.environ.get(_LEFT_OUT_RECORD)
+    if record:
+        Path(record).write_text("".join(f"{item.nodeid}\n" for item in dropped))
 
 
+pytest_collection_modifyitems.trylast = True  # type: ignore[attr-defined]
+
+
+#: where the plugin writes the ids of the tests it left out (for the runner's count)
+_LEFT_OUT_RECORD = "PARJOB_JOBLIB_TESTS_LEFT_OUT"
 _INI = """[pytest]
 markers =
     thread_unsafe: joblib's marker
@@ -136,7 +146,7 @@ def _sitecustomize(folder: Path) -> None:
 def _outcomes(report: Path) -> dict[str, list[tuple[str, str]]]:
     found: dict[str, list[tuple[str, str]]] = {"passed": [], "failed": [], "skipped": []}
     for case in ElementTree.parse(report).iter("testcase"):
-        name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"
+        name = f"{case.get('classname', '').rsplit('.', 1)[-1]}.py::{case.get('name')}"
         failure = case.find("failure")
         if failure is None:
             failure = case.find("error")
@@ -161,13 +171,18 @@ def main(argv: list[str] | None = None) -> int:
         (folder / "pytest.ini").write_text(_INI)
         report = folder / "report.xml"
         env = dict(os.environ)
+        env[_LEFT_OUT_RECORD] = str(folder / "left_out.txt")
         env["PYTHONPATH"] = os.pathsep.join(
             [str(folder), str(TOOLS), *filter(None, [env.get("PYTHONPATH")])]
         )
+        # nodeids relative to site-packages: "joblib/test/test_parallel.py::test_x[...]"
+        spec = importlib.util.find_spec("joblib")
+        assert spec is not None and spec.submodule_search_locations, "joblib is not installed"
+        site = Path(next(iter(spec.submodule_search_locations))).parent
         command = [
             sys.executable, "-m", "pytest", "--pyargs", *MODULES,
             "-p", "joblib_tests", "-p", "distributed.utils_test", "-p", "no:cacheprovider",
-            "-c", str(folder / "pytest.ini"), "--rootdir", str(folder),
+            "-c", str(folder / "pytest.ini"), "--rootdir", str(site),
             "--timeout", "120", "-q", "--no-header", "-rN", f"--junitxml={report}", *extra,
         ]  # fmt: skip
         subprocess.run(command, env=env, cwd=folder, check=False)
@@ -175,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             print("pytest wrote no report", file=sys.stderr)
             return 2
         found = _outcomes(report)
+        left_out_file = folder / "left_out.txt"
+        left_out = len(left_out_file.read_text().split()) if left_out_file.exists() else 0
     print("\njoblib's Parallel tests against parjob")
     for outcome in ("passed", "failed", "skipped"):
         print(f"  {outcome:8} {len(found[outcome])}")
@@ -186,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nskipped by joblib's own conditions:")
         for name, message in found["skipped"]:
             print(f"  {name}: {message}")
+    print(f"  left out {left_out} (on purpose, {len(LEFT_OUT)} patterns below)")
     print(f"\nleft out on purpose ({len(LEFT_OUT)} patterns):")
     for pattern, why in LEFT_OUT.items():
         print(f"  {pattern}: {why}")
