@@ -1,8 +1,8 @@
 """Parallel calls inside tasks: what runs there, and what cannot start there.
 
-A task's batch carries its backend's nested choice (:class:`~parjob.config.Nested`): the backend and
-n_jobs that ``Parallel`` calls inside the task default to, whether the worker may start
-processes of its own, and how deep it is. A call there that names a backend which cannot
+A task's batch carries its backend's nested choice (:class:`~parjob.config.Nested`): the
+backend and n_jobs that ``Parallel`` calls inside the task default to, whether the worker
+may start processes of its own, and how deep it is. A call there that names a backend which cannot
 start where it is (processes in a daemonic process, or in a forked worker) never hangs
 or crashes: it runs on the worker's nested choice instead (its own engine, threads, or
 inline), with a warning naming what was asked and what runs whenever that is less
