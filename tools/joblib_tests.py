@@ -97,6 +97,11 @@ LEFT_OUT: dict[str, str] = {
     + "the backend's class name (DaskDistributedBackend; parjob's is DaskBackend)",
     "test_dask.py::test_nested_backend_context_manager_implicit_n_jobs": _INTERNALS
     + "the backend's class name (DaskDistributedBackend; parjob's is DaskBackend)",
+    "test_dask.py::test_auto_scatter": _DIFFERENCE
+    + "parjob-dask memory-maps large arrays for workers on this machine instead of "
+    + "scattering them, so dask logs no scatter event",
+    "test_dask.py::test_errors": _DIFFERENCE
+    + "the dask backend with no client starts an embedded LocalCluster (joblib raises)",
     "test_dask.py::test_no_undesired_distributed_cache_hit": _DIFFERENCE
     + "parjob-dask memory-maps large arrays for workers on this machine instead of "
     + "scattering them, so dask logs no scatter event",
