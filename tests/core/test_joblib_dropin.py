@@ -213,16 +213,21 @@ def test_no_warning_without_timeout_inline() -> None:
 
 
 # -- a generator left unfinished at the end of a with block is aborted, as in joblib --------
-def test_leaving_a_with_block_aborts_its_unfinished_generator() -> None:
-    ran: list[int] = []
+def slow_tasks(ran: list[int], n: int = 40) -> Iterator[Any]:
+    """Tasks of 0.2 s each that record that they ran."""
 
     def slow(i: int) -> int:
         time.sleep(0.2)
         ran.append(i)
         return i
 
+    return (delayed(slow)(i) for i in range(n))
+
+
+def test_leaving_a_with_block_aborts_its_unfinished_generator() -> None:
+    ran: list[int] = []
     with Parallel(n_jobs=2, backend="threading", return_as="generator") as parallel:
-        out = parallel(delayed(slow)(i) for i in range(40))
+        out = parallel(slow_tasks(ran))
         assert next(out) == 0
     time.sleep(0.5)  # what was running finishes in the background; nothing else starts
     assert len(ran) < 10
@@ -232,15 +237,7 @@ def test_leaving_a_with_block_aborts_its_unfinished_generator() -> None:
 
 def test_closing_a_fresh_generator_cancels_its_first_batches() -> None:
     ran: list[int] = []
-
-    def slow(i: int) -> int:
-        time.sleep(0.2)
-        ran.append(i)
-        return i
-
-    out = Parallel(n_jobs=2, backend="threading", return_as="generator")(
-        delayed(slow)(i) for i in range(40)
-    )
+    out = Parallel(n_jobs=2, backend="threading", return_as="generator")(slow_tasks(ran))
     out.close()
     time.sleep(0.5)
     assert len(ran) <= 2  # at most the batches already running
