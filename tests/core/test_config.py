@@ -168,7 +168,7 @@ def test_config_is_private_to_each_asyncio_task() -> None:
 
 
 def test_unknown_backend_in_config_fails_on_enter() -> None:
-    with pytest.raises(ValueError, match="unknown backend 'nope'"), parallel_config("nope"):
+    with pytest.raises(ValueError, match="Invalid backend: 'nope'"), parallel_config("nope"):
         pass
 
 

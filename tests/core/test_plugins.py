@@ -131,7 +131,9 @@ def test_make_default(site: Path) -> None:
 def test_unknown_backend_lists_installed_and_install_hint(
     site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PARJOB_LOAD_PLUGINS", "")  # only the built-ins: dask is not there
+    # no plugin installed at all (an empty PARJOB_LOAD_PLUGINS would name the filter instead)
+    monkeypatch.delenv("PARJOB_LOAD_PLUGINS", raising=False)
+    monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: [])
     plugins._reset_for_tests()
     with pytest.raises(UnknownBackendError) as info:
         Parallel(backend="dask")
@@ -178,3 +180,37 @@ def test_parjob_backends_command_lists_plugins(site: Path, capsys) -> None:  # t
 
 def test_plugin_source_text_is_valid() -> None:
     compile(textwrap.dedent(PLUGIN.format(cls="X", backend="x", contract=1)), "p", "exec")
+
+
+def test_load_plugins_env_naming_nothing_installed_warns(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_plugin(site, "a")
+    monkeypatch.setenv("PARJOB_LOAD_PLUGINS", "fakeplug-a, typo")
+    with pytest.warns(UserWarning, match=r"names 'typo', which match no installed parjob plugin"):
+        names = list_backends()
+    assert "a" in names
+
+
+def test_a_backend_left_out_by_load_plugins_names_the_filter(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_plugin(site, "a")
+    make_plugin(site, "b")
+    monkeypatch.setenv("PARJOB_LOAD_PLUGINS", "fakeplug-a")
+    with pytest.raises(UnknownBackendError) as info:
+        Parallel(backend="b")
+    message = str(info.value)
+    assert "PARJOB_LOAD_PLUGINS='fakeplug-a' left out the installed plugins" in message
+    assert "fakeplug-b" in message and "pip install" not in message
+
+
+def test_a_filtered_out_known_plugin_gets_no_install_hint(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_plugin(site, "a")
+    monkeypatch.setenv("PARJOB_LOAD_PLUGINS", "fakeplug-a")
+    with pytest.raises(UnknownBackendError) as info:
+        Parallel(backend="dask")  # parjob-dask is installed here, but filtered out
+    assert "pip install" not in str(info.value)
+    assert "PARJOB_LOAD_PLUGINS" in str(info.value)

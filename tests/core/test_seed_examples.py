@@ -39,7 +39,7 @@ def test_verbose_progress_lines(capsys: pytest.CaptureFixture[str]) -> None:
     Parallel(n_jobs=2, verbose=10, backend="threading")(delayed(sleep)(0.01) for _ in range(10))
     err = capsys.readouterr().err
     assert "[Parallel(n_jobs=2)]: Done" in err
-    assert "Done   10 out of   10 | elapsed:" in err and err.rstrip().endswith("finished")
+    assert "Done  10 out of  10 | elapsed:    " in err and err.rstrip().endswith("finished")
 
 
 def test_traceback_example_raises_the_task_type() -> None:

@@ -86,3 +86,18 @@ def total(obj: Any) -> float:
 
 def value_of(obj: dict[str, Any]) -> Any:
     return obj["v"]
+
+
+def nested_call(backend: str, n_jobs: int) -> dict[str, Any]:
+    """Run ``Parallel(backend=backend, n_jobs=n_jobs)`` in a dask task; report what ran."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inner = Parallel(n_jobs=n_jobs, backend=backend)
+        results = inner(delayed(square)(i) for i in range(6))
+    return {
+        "backend": inner.backend.name,
+        "results": results,
+        "warnings": [str(w.message) for w in caught],
+    }

@@ -126,6 +126,21 @@ def nested_report(n: int) -> dict[str, Any]:
     }
 
 
+def nested_call(backend: str, n_jobs: int) -> dict[str, Any]:
+    """Run ``Parallel(backend=backend, n_jobs=n_jobs)`` inside a task; report what ran."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inner = Parallel(n_jobs=n_jobs, backend=backend)
+        results = inner(delayed(pid)() for _ in range(6))
+    return {
+        "backend": inner.backend.name,
+        "count": len(results),
+        "warnings": [str(w.message) for w in caught],
+    }
+
+
 # -- helpers for the tests (run in the caller) ------------------------------------------
 def loky_workers(expect: int | None = None, patience: float = 10.0) -> set[int]:
     """Pids of the live loky worker processes of this process; with ``expect``, wait (up to

@@ -32,6 +32,11 @@ class MultiprocessingBackend(ProcessBackend):
         self.context = context
         self._size = 0
 
+    @property  # type: ignore[override]
+    def workers_start_processes(self) -> bool:
+        """Forked workers cannot start process pools (loky's state is a copy there)."""
+        return self.context.get_start_method() != "fork"
+
     def _open_executor(self, n_jobs: int) -> Executor:
         if self._executor is not None and self._size == n_jobs:
             return self._executor

@@ -21,6 +21,7 @@ _EXPORTS = {
     "parallel_config": "parjob.config",
     "cpu_count": "parjob.cpu",
     "BackendError": "parjob.errors",
+    "ParallelTimeoutError": "parjob.errors",
     "PluginError": "parjob.errors",
     "RemoteTraceback": "parjob.errors",
     "ResultSerializationError": "parjob.errors",
@@ -41,6 +42,7 @@ __all__ = [
     "Backend",
     "BackendError",
     "Parallel",
+    "ParallelTimeoutError",
     "PluginError",
     "RemoteTraceback",
     "ResultSerializationError",
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from parjob.cpu import cpu_count
     from parjob.errors import (
         BackendError,
+        ParallelTimeoutError,
         PluginError,
         RemoteTraceback,
         ResultSerializationError,

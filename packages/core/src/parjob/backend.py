@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, ClassVar
 
+from parjob import config
 from parjob.cpu import cpu_count
 from parjob.tasks import Batch, BatchResult, EncodedBatch
 
@@ -62,6 +63,10 @@ class Backend:
     #: n_jobs when neither the call nor a config block sets it (-1: every worker, as for
     #: a cluster, where "one" would be a surprising default).
     default_n_jobs: ClassVar[int] = 1
+    #: Tasks running on this backend's workers may start local worker processes of their
+    #: own (False for forked workers, where a nested process pool would hang or fail: a
+    #: nested process backend then runs on this backend's ``nested`` choice instead).
+    workers_start_processes: ClassVar[bool] = True
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Backend:
         self = super().__new__(cls)
@@ -73,6 +78,11 @@ class Backend:
         if backend_params:
             names = ", ".join(sorted(backend_params))
             raise TypeError(f"the {self.name!r} backend takes no parameters, got: {names}")
+
+    @property
+    def nesting_level(self) -> int:
+        """0 in the caller, 1 inside a task of a top-level call, and so on (as joblib's)."""
+        return config.nesting_level()
 
     # -- sizing ----------------------------------------------------------------------
     def capacity(self) -> int:

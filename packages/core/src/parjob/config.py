@@ -10,14 +10,33 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from parjob import validation
+
+
+class Nested(NamedTuple):
+    """What a batch tells the tasks it runs about where they run (see ``parjob.nesting``)."""
+
+    #: backend name and n_jobs that ``Parallel`` calls in these tasks default to
+    backend: str
+    n_jobs: int
+    #: the backend running these tasks (for messages)
+    outer: str
+    #: these tasks may start local worker processes of their own
+    processes: bool
+    #: ``nesting_level`` inside these tasks (1 for tasks of a top-level call)
+    level: int
+
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _UNSET = object()
 _current: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "parjob_config", default=_EMPTY
+)
+#: inside a task: what its batch said about where it runs (config blocks leave it alone)
+_worker: contextvars.ContextVar[Nested | None] = contextvars.ContextVar(
+    "parjob_worker", default=None
 )
 
 
@@ -65,6 +84,7 @@ class parallel_config:
         **backend_params: Any,
     ) -> None:
         validation.check_backend_spec(backend)
+        validation.check_prefer_with_require(prefer, require)
         if n_jobs is not None:
             validation.check_n_jobs(n_jobs)
         settings = {
@@ -98,14 +118,21 @@ class parallel_config:
             self.settings["backend_params"] = dict(backend_params)
         self._tokens: list[contextvars.Token[Mapping[str, Any]]] = []
 
-    def __enter__(self) -> parallel_config:
+    def __enter__(self) -> Mapping[str, Any]:
+        """Enter the block; returns the settings now in force, as joblib's does.
+
+        ``config["backend"]`` is an instance of the configured backend (None when no block
+        names one), ``config["n_jobs"]`` the configured n_jobs (None when unset).
+        """
         backend = self.settings.get("backend")
         if isinstance(backend, str):
             from parjob import plugins
 
             plugins.get_factory(backend)  # an unknown name fails here, not at the first call
-        self._tokens.append(_current.set(_merge(_current.get(), self.settings)))
-        return self
+        merged = _merge(_current.get(), self.settings)
+        active = _active(merged)
+        self._tokens.append(_current.set(merged))
+        return active
 
     def __exit__(
         self,
@@ -116,16 +143,55 @@ class parallel_config:
         _current.reset(self._tokens.pop())
 
 
-def parallel_backend(
-    backend: Any,
-    n_jobs: int = -1,
-    inner_max_num_threads: int | None = None,
-    **backend_params: Any,
-) -> parallel_config:
-    """The older form of :class:`parallel_config`: a backend, by default with all its workers."""
-    return parallel_config(
-        backend, n_jobs=n_jobs, inner_max_num_threads=inner_max_num_threads, **backend_params
-    )
+class parallel_backend(parallel_config):
+    """The older form of :class:`parallel_config`: a backend, by default with all its workers.
+
+    ``with parallel_backend("threading", n_jobs=2) as (backend, n_jobs):`` unpacks the
+    backend instance and n_jobs, as joblib's does.
+    """
+
+    def __init__(
+        self,
+        backend: Any,
+        n_jobs: int = -1,
+        inner_max_num_threads: int | None = None,
+        **backend_params: Any,
+    ) -> None:
+        super().__init__(
+            backend, n_jobs=n_jobs, inner_max_num_threads=inner_max_num_threads, **backend_params
+        )
+
+    def __enter__(self) -> tuple[Any, int | None]:  # type: ignore[override]
+        active = super().__enter__()
+        return active["backend"], active["n_jobs"]
+
+
+#: what ``parallel_config(...) as config`` shows for a setting no block has set
+_SHOWN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "backend": None,
+        "n_jobs": None,
+        "verbose": 0,
+        "temp_folder": None,
+        "max_nbytes": 1024**2,
+        "mmap_mode": "r",
+        "prefer": None,
+        "require": None,
+        "inner_max_num_threads": None,
+    }
+)
+
+
+def _active(settings: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The settings in force, every key present, with the backend as an instance."""
+    shown = {**_SHOWN_DEFAULTS, **settings}
+    shown.pop("in_worker", None)
+    params = shown.pop("backend_params", {})
+    if shown["backend"] is not None:
+        from parjob.selection import backend_instance
+
+        shown["backend"] = backend_instance(shown["backend"], dict(params))
+    return MappingProxyType(shown)
 
 
 def _merge(outer: Mapping[str, Any], inner: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -140,11 +206,32 @@ def _merge(outer: Mapping[str, Any], inner: Mapping[str, Any]) -> Mapping[str, A
     return MappingProxyType(merged)
 
 
-def enter_worker(backend: str, n_jobs: int) -> contextvars.Token[Mapping[str, Any]]:
-    """Make ``backend`` with ``n_jobs`` the default for ``Parallel`` calls inside a task."""
+WorkerToken = tuple[contextvars.Token[Mapping[str, Any]], contextvars.Token[Any]]
+
+
+def enter_worker(backend: str, n_jobs: int, *where: Any) -> WorkerToken:
+    """Make ``backend`` with ``n_jobs`` the default for ``Parallel`` calls inside a task.
+
+    ``where`` is the rest of the batch's :class:`Nested` record (absent in
+    a batch from an older caller: a task of a top-level call that may start processes).
+    """
+    outer, processes, level = where if len(where) == 3 else (backend, True, 1)
     nested = {"backend": backend, "n_jobs": n_jobs, "in_worker": True}
-    return _current.set(MappingProxyType(nested))
+    token = _current.set(MappingProxyType(nested))
+    return token, _worker.set(Nested(backend, n_jobs, outer, processes, level))
 
 
-def leave_worker(token: contextvars.Token[Mapping[str, Any]]) -> None:
-    _current.reset(token)
+def leave_worker(token: WorkerToken) -> None:
+    _current.reset(token[0])
+    _worker.reset(token[1])
+
+
+def worker() -> Nested | None:
+    """Inside a task: its batch's :class:`Nested` record; else None."""
+    return _worker.get()
+
+
+def nesting_level() -> int:
+    """0 in the caller, 1 inside a task of a top-level call, 2 inside a nested call's task."""
+    found = _worker.get()
+    return found.level if found is not None else 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import pickle
 import traceback
 from typing import Any
@@ -47,6 +49,20 @@ class BackendError(RuntimeError):
     """The backend itself cannot go on (e.g. its cluster client was closed during the call).
 
     A backend sets it on a batch's future; the caller gets it as it is, not as a worker crash.
+    """
+
+
+#: (on Python 3.11+ concurrent.futures.TimeoutError is the built-in TimeoutError)
+_TIMEOUT_BASES = tuple(
+    dict.fromkeys((multiprocessing.TimeoutError, TimeoutError, concurrent.futures.TimeoutError))
+)
+
+
+class ParallelTimeoutError(*_TIMEOUT_BASES):  # type: ignore[misc]
+    """A task did not finish within ``timeout``.
+
+    Caught by ``except TimeoutError``, ``except concurrent.futures.TimeoutError`` and, as
+    joblib raises it, ``except multiprocessing.TimeoutError``.
     """
 
 

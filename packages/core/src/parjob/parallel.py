@@ -6,7 +6,7 @@ import itertools
 import operator
 import threading
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -14,10 +14,12 @@ from parjob import config, leases, validation
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
-from parjob.progress import Progress
+from parjob.nesting import nested_for
+from parjob.progress import Progress, write_line
 from parjob.runner import Run, run_inline, run_inline_list
 from parjob.selection import choose
 from parjob.tasks import Task, forget_last_delayed
+from parjob.warn import warn_user
 
 _DEFAULT_PRE_DISPATCH = "2 * n_jobs"
 
@@ -68,6 +70,7 @@ class Parallel:
         self.batch_size = validation.check_batch_size(batch_size)
         self.prefer = validation.check_prefer(chosen(prefer, settings, "prefer"))
         self.require = validation.check_require(chosen(require, settings, "require"))
+        validation.check_prefer_with_require(self.prefer, self.require)
         self.settings = RunSettings(
             temp_folder=chosen(temp_folder, settings, "temp_folder"),
             max_nbytes=validation.parse_nbytes(chosen(max_nbytes, settings, "max_nbytes")),
@@ -92,6 +95,7 @@ class Parallel:
         self._managed = False
         #: the instance the current call or ``with`` block runs on (see parjob.leases)
         self._taken: Backend | None = None
+        self._stream: Iterator[Any] | None = None
 
     @property
     def backend(self) -> Backend:
@@ -119,6 +123,9 @@ class Parallel:
         tb: TracebackType | None,
     ) -> None:
         self._managed = False
+        stream = self._stream
+        if self._running and stream is not None:
+            stream.close()  # an unfinished generator is aborted at the block's end, as in joblib
         self._stop()
 
     # -- a call ----------------------------------------------------------------------
@@ -133,8 +140,9 @@ class Parallel:
         with self._lock:
             if self._running:
                 raise RuntimeError(
-                    "this Parallel object is still running an earlier call (a generator "
-                    "that was not consumed or closed); finish it first or use another Parallel"
+                    "This Parallel instance is already running: it is still running an "
+                    "earlier call (a generator that was not consumed or closed); finish it "
+                    "first or use another Parallel"
                 )
             self._running = True
         try:
@@ -150,9 +158,20 @@ class Parallel:
     def _results(self, tasks: Iterator[Task], iterable: Iterable[Task]) -> Any:
         tasks = _checked(tasks)
         n_jobs = self._effective_n_jobs()
-        progress = Progress(self.verbose, n_jobs)
+        total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
+        self._progress_n_jobs = n_jobs
+        progress = Progress(self.verbose, n_jobs, total, self._print)
         backend = self._backend
         if n_jobs == 1 and backend.local:
+            if self.timeout is not None:
+                # joblib's words (tasks run inline: SequentialBackend), which callers match
+                warn_user(
+                    "The backend class 'SequentialBackend' does not support timeout. You have "
+                    f"set 'timeout={self.timeout:g}' in Parallel but the 'timeout' parameter "
+                    "will not be used."
+                )
+            if isinstance(self.batch_size, int):
+                tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
             if self.return_as == "list":
                 return run_inline_list(tasks, progress)
             return self._finally(run_inline(tasks, progress), stop=False)
@@ -171,7 +190,6 @@ class Parallel:
         assert backend is not None
         backend.start(n_jobs, self.settings)  # cheap when the workers are ready
         progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
-        total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
         default_pre_dispatch = _is_default_pre_dispatch(self.pre_dispatch)
         batcher = Batcher(
             self.batch_size,
@@ -190,7 +208,7 @@ class Parallel:
             validation.parse_pre_dispatch(self.pre_dispatch, n_jobs),
             self.timeout,
             progress,
-            backend.nested(n_jobs),
+            nested_for(backend, n_jobs),
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly
@@ -203,19 +221,29 @@ class Parallel:
                 return _in_order(run.batches())
             finally:
                 self._stop()
-        return self._finally(_flatten(run.batches()))
+        return self._finally(_flatten(run.batches()), abort=run.abort)
 
-    def _finally(self, results: Iterator[Any], stop: bool = True) -> Iterator[Any]:
-        stream = self._guarded(results, stop)
+    def _finally(
+        self, results: Iterator[Any], stop: bool = True, abort: Callable[[], None] | None = None
+    ) -> Iterator[Any]:
+        stream = self._guarded(results, stop, abort)
         next(stream)  # started, so closing or dropping it runs the clean-up
+        self._stream = stream
         return stream
 
-    def _guarded(self, results: Iterator[Any], stop: bool) -> Iterator[Any]:
+    def _guarded(
+        self, results: Iterator[Any], stop: bool, abort: Callable[[], None] | None
+    ) -> Iterator[Any]:
         try:
             yield None
             yield from results
+        except GeneratorExit:
+            if abort is not None:  # closed or dropped early: cancel what is still queued
+                abort()
+            raise
         finally:
             self._running = False
+            self._stream = None
             if stop:
                 self._stop()
 
@@ -236,6 +264,14 @@ class Parallel:
             self._taken.stop()
         finally:
             self._give_back()
+
+    def _print(self, msg: str) -> None:
+        """Print one ``verbose`` message with its ``[Parallel(n_jobs=...)]`` prefix.
+
+        A subclass may override it to collect the messages instead (as joblib's allows).
+        """
+        n_jobs = getattr(self, "_progress_n_jobs", self.n_jobs)
+        write_line(self.verbose, f"[Parallel(n_jobs={n_jobs})]: {msg}")
 
     def __repr__(self) -> str:
         return f"Parallel(n_jobs={self.n_jobs}, backend={self._backend.name!r})"
@@ -260,6 +296,12 @@ def _checked(tasks: Iterator[Task]) -> Iterator[Task]:
             )
         return itertools.chain((first,), tasks)
     return tasks
+
+
+def _read_in_batches(tasks: Iterator[Task], size: int) -> Iterator[Task]:
+    """Hand on ``tasks``, reading ``size`` of them from the input before running any."""
+    while chunk := list(itertools.islice(tasks, size)):
+        yield from chunk
 
 
 def _flatten(batches: Iterator[tuple[int, list[Any]]]) -> Iterator[Any]:

@@ -21,6 +21,7 @@ import pluggy
 from parjob import hookspecs
 from parjob.backend import CONTRACT_VERSION, SUPPORTED_CONTRACTS, Backend
 from parjob.errors import PluginError, UnknownBackendError
+from parjob.warn import warn_user
 
 ENTRY_POINT_GROUP = "parjob"
 #: Backends that have a plugin of ours, and what to install for them.
@@ -61,6 +62,8 @@ class _Registry:
         self.runtime_backends: dict[str, BackendEntry] = {}
         self.broken: dict[str, BrokenPlugin] = {}
         self.default_name: str | None = None
+        #: installed plugins that PARJOB_LOAD_PLUGINS left out ("entry point (distribution)")
+        self.left_out: list[str] = []
 
 
 _registry = _Registry()
@@ -86,7 +89,7 @@ def _load() -> _Registry:
 
         manager.register(builtin, name="parjob")
         sources = {"parjob": ("parjob", _core_version())}
-        for entry_point in _selected_entry_points():
+        for entry_point in _selected_entry_points(reg):
             dist = getattr(entry_point, "dist", None)
             source = (dist.name, dist.version) if dist else (entry_point.name, "unknown")
             try:
@@ -110,17 +113,40 @@ def _load() -> _Registry:
     return reg
 
 
-def _selected_entry_points() -> list[metadata.EntryPoint]:
+def _selected_entry_points(reg: _Registry) -> list[metadata.EntryPoint]:
+    """The installed entry points PARJOB_LOAD_PLUGINS selects (all when it is unset).
+
+    The others are recorded in ``reg.left_out`` (error messages name the filter), and a
+    name in the variable that matches no installed plugin is warned about.
+    """
     found = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
     chosen = os.environ.get("PARJOB_LOAD_PLUGINS")
     if chosen is None:
         return found
-    wanted = {name.strip() for name in chosen.split(",") if name.strip()}
-    return [
-        ep
-        for ep in found
-        if ep.name in wanted or (getattr(ep, "dist", None) and ep.dist.name in wanted)
-    ]
+    wanted = [name.strip() for name in chosen.split(",") if name.strip()]
+    names = {ep: {ep.name, _dist_name(ep)} - {""} for ep in found}
+    selected = [ep for ep in found if names[ep] & set(wanted)]
+    reg.left_out = [_describe_entry_point(ep) for ep in found if ep not in selected]
+    known = set().union(*names.values()) if names else set()
+    unmatched = [name for name in wanted if name not in known]
+    if unmatched:
+        installed = ", ".join(_describe_entry_point(ep) for ep in found) or "none"
+        warn_user(
+            f"PARJOB_LOAD_PLUGINS={chosen!r} names {', '.join(map(repr, unmatched))}, which "
+            f"match no installed parjob plugin (by entry-point or distribution name); "
+            f"installed plugins: {installed}"
+        )
+    return selected
+
+
+def _dist_name(entry_point: metadata.EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    return dist.name if dist is not None else ""
+
+
+def _describe_entry_point(entry_point: metadata.EntryPoint) -> str:
+    dist = _dist_name(entry_point)
+    return f"{entry_point.name} ({dist})" if dist else entry_point.name
 
 
 def _plugin_register(reg: _Registry, source: str, version: str) -> Callable[..., None]:
@@ -184,8 +210,15 @@ def get_factory(name: str) -> BackendFactory:
     if name in reg.broken:
         raise PluginError(f"backend {name!r} is unavailable: {reg.broken[name].error}")
     installed = ", ".join(list_backends()) or "none"
-    message = f"unknown backend {name!r}; installed backends: {installed}."
-    if name in KNOWN_PLUGINS:
+    message = f"Invalid backend: {name!r} is unknown; installed backends: {installed}."
+    if reg.left_out:
+        chosen = os.environ.get("PARJOB_LOAD_PLUGINS", "")
+        message += (
+            f" PARJOB_LOAD_PLUGINS={chosen!r} left out the installed plugins "
+            f"{', '.join(reg.left_out)}: add the one that provides {name!r} to that variable, "
+            "or unset it to load every plugin."
+        )
+    elif name in KNOWN_PLUGINS:
         message += f' The {name!r} backend is a plugin: pip install "{KNOWN_PLUGINS[name]}"'
     else:
         message += " Register your own with parjob.register_parallel_backend(name, factory)."

@@ -22,6 +22,7 @@ from parjob.backend import Backend
 from parjob.batching import Batcher
 from parjob.errors import (
     BackendError,
+    ParallelTimeoutError,
     ResultSerializationError,
     SerializationError,
     TaskFailure,
@@ -316,7 +317,7 @@ class Run:
                 return self.finished.get(timeout=max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
                 if time.monotonic() >= deadline:
-                    raise TimeoutError(
+                    raise ParallelTimeoutError(
                         f"{_describe(late)} did not finish within timeout={self.timeout}s; "
                         "the remaining tasks were cancelled"
                     ) from None

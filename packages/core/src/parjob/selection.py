@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from parjob import plugins
+from parjob import nesting, plugins, validation
 from parjob.backend import Backend
 from parjob.backends.sequential import SequentialBackend
 
@@ -30,29 +30,43 @@ def choose(
     context_n_jobs = settings.get("n_jobs")
     if backend is not None:
         params = config_params if configured == backend else {}
-        chosen = _instance(backend, {**params, **backend_kwargs})
+        chosen = backend_instance(backend, {**params, **backend_kwargs})
         if require == "sharedmem" and not chosen.uses_threads:
             raise ValueError(
                 f"backend {chosen.name!r} does not share memory with the caller, but "
                 "require='sharedmem' was given: use a thread-based backend such as 'threading'"
             )
         default = getattr(chosen, "default_n_jobs", 1)
-        return chosen, n_jobs if n_jobs is not None else (context_n_jobs or default)
+        requested = n_jobs if n_jobs is not None else (context_n_jobs or default)
+        return _runnable(chosen, requested)
     if configured is not None:
         default_n_jobs = context_n_jobs if context_n_jobs is not None else -1
-        chosen = _instance(configured, {**config_params, **backend_kwargs})
+        chosen = backend_instance(configured, {**config_params, **backend_kwargs})
         if require == "sharedmem" and not chosen.uses_threads:
-            chosen = _instance("threading", {})
-        return chosen, n_jobs if n_jobs is not None else default_n_jobs
+            chosen = backend_instance("threading", {})
+        return _runnable(chosen, n_jobs if n_jobs is not None else default_n_jobs)
     requested = n_jobs if n_jobs is not None else (context_n_jobs or 1)
     if requested == 1 and not backend_kwargs:
         # one worker runs inline whatever the default backend is, so skip plugin discovery
         return SequentialBackend(), 1
     kind = "threads" if require == "sharedmem" else prefer
-    return _instance(plugins.default_backend_name(kind), dict(backend_kwargs)), requested
+    return _runnable(
+        backend_instance(plugins.default_backend_name(kind), dict(backend_kwargs)), requested
+    )
 
 
-def _instance(backend: Any, params: dict[str, Any]) -> Backend:
+def _runnable(backend: Backend, n_jobs: int) -> tuple[Backend, int]:
+    """``backend``, or what runs instead where it cannot start (see ``parjob.nesting``)."""
+    chosen, chosen_n_jobs = nesting.runnable(
+        backend, n_jobs, lambda name: backend_instance(name, {})
+    )
+    return chosen, chosen_n_jobs if chosen_n_jobs is not None else n_jobs
+
+
+def backend_instance(backend: Any, params: dict[str, Any]) -> Backend:
+    """An instance of ``backend`` (a name, an instance or a multiprocessing context)."""
+    if validation.is_mp_context(backend):  # as joblib: multiprocessing on that start method
+        return backend_instance("multiprocessing", {"context": backend, **params})
     if isinstance(backend, str):
         factory = plugins.get_factory(backend)
         try:
@@ -69,7 +83,7 @@ def _instance(backend: Any, params: dict[str, Any]) -> Backend:
 
 def effective_n_jobs(n_jobs: int | None = -1) -> int:
     """How many workers ``Parallel(n_jobs=n_jobs)`` would use here, under the current config."""
-    from parjob import config, validation
+    from parjob import config
 
     backend, requested = choose(
         None, validation.check_n_jobs(n_jobs), None, None, {}, config.current()

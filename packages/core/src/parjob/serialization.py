@@ -25,11 +25,15 @@ def explain(batch: Batch, error: BaseException) -> SerializationError:
             problem = _pickle_problem(obj)
             if problem is not None:
                 return SerializationError(
-                    f"task {index} ({name}) cannot be sent to a worker: {what}, "
+                    f"Could not pickle the task to send it to the workers: task {index} "
+                    f"({name}) cannot be sent to a worker: {what}, "
                     f"{_short_repr(obj)}, cannot be pickled ({problem}). Use a thread-based "
                     "backend (prefer='threads') or pass something picklable."
                 )
-    return SerializationError(f"tasks {batch.start}.. cannot be sent to a worker: {error}")
+    return SerializationError(
+        f"Could not pickle the task to send it to the workers: tasks {batch.start}.. "
+        f"cannot be sent to a worker: {error}"
+    )
 
 
 def _pickle_problem(obj: Any) -> str | None:

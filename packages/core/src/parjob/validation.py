@@ -33,7 +33,7 @@ def check_n_jobs(n_jobs: Any) -> int | None:
         )
     if n_jobs == 0:
         raise ValueError(
-            "n_jobs == 0 has no meaning: use a positive count, -1 for all CPUs, "
+            "n_jobs == 0 in Parallel has no meaning: use a positive count, -1 for all CPUs, "
             "-2 for all but one, or None for the configured default"
         )
     return int(n_jobs)
@@ -63,14 +63,30 @@ def check_return_as(return_as: Any) -> str:
 
 def check_prefer(prefer: Any) -> str | None:
     if prefer is not None and prefer not in PREFER:
-        raise ValueError(f"prefer must be 'processes', 'threads' or None, got {prefer!r}")
+        raise ValueError(
+            f"prefer={prefer} is not a valid backend hint: use 'processes', 'threads' or None "
+            f"(got {prefer!r})"
+        )
     return prefer
 
 
 def check_require(require: Any) -> str | None:
     if require is not None and require not in REQUIRE:
-        raise ValueError(f"require must be 'sharedmem' or None, got {require!r}")
+        raise ValueError(
+            f"require={require} is not a valid backend constraint: use 'sharedmem' or None "
+            f"(got {require!r})"
+        )
     return require
+
+
+def check_prefer_with_require(prefer: str | None, require: str | None) -> None:
+    """``prefer="processes"`` contradicts ``require="sharedmem"`` (processes share nothing)."""
+    if prefer == "processes" and require == "sharedmem":
+        raise ValueError(
+            "prefer='processes' and require='sharedmem' are inconsistent settings: processes "
+            "do not share the caller's memory; drop one of them (require='sharedmem' runs "
+            "the tasks on threads)"
+        )
 
 
 def check_mmap_mode(mmap_mode: Any) -> str | None:
@@ -102,13 +118,22 @@ def check_batch_size(batch_size: Any) -> int | str:
     return int(batch_size)
 
 
+def is_mp_context(backend: Any) -> bool:
+    """A ``multiprocessing`` context: the multiprocessing backend on its start method."""
+    import multiprocessing.context
+
+    return isinstance(backend, multiprocessing.context.BaseContext)
+
+
 def check_backend_spec(backend: Any) -> None:
-    """A backend is given by name or as an instance (anything with ``submit``)."""
-    if backend is None or isinstance(backend, str):
+    """A backend is given by name, as an instance (anything with ``submit``), or as a
+    ``multiprocessing`` context (``multiprocessing.get_context("spawn")``)."""
+    if backend is None or isinstance(backend, str) or is_mp_context(backend):
         return
     if not callable(getattr(backend, "submit", None)):
         raise TypeError(
-            f"backend must be a backend name (str) or a parjob Backend instance, got {backend!r}"
+            "backend must be a backend name (str), a parjob Backend instance or a "
+            f"multiprocessing context, got {backend!r}"
         )
 
 
