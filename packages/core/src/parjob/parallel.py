@@ -6,7 +6,8 @@ import itertools
 import operator
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+import weakref
+from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -95,7 +96,8 @@ class Parallel:
         self._managed = False
         #: the instance the current call or ``with`` block runs on (see parjob.leases)
         self._taken: Backend | None = None
-        self._stream: Iterator[Any] | None = None
+        #: the unfinished generator of the last call (weakly: dropping it still cleans up)
+        self._stream: weakref.ref[Generator[Any, None, None]] | None = None
 
     @property
     def backend(self) -> Backend:
@@ -123,7 +125,7 @@ class Parallel:
         tb: TracebackType | None,
     ) -> None:
         self._managed = False
-        stream = self._stream
+        stream = self._stream() if self._stream is not None else None
         if self._running and stream is not None:
             stream.close()  # an unfinished generator is aborted at the block's end, as in joblib
         self._stop()
@@ -178,13 +180,13 @@ class Parallel:
         if not self._managed:
             self._take()
         try:
-            return self._dispatch(tasks, iterable, n_jobs, progress)
+            return self._dispatch(tasks, total, n_jobs, progress)
         except BaseException:
             self._stop()
             raise
 
     def _dispatch(
-        self, tasks: Iterator[Task], iterable: Iterable[Task], n_jobs: int, progress: Progress
+        self, tasks: Iterator[Task], total: int | None, n_jobs: int, progress: Progress
     ) -> Any:
         backend = self._taken
         assert backend is not None
@@ -228,12 +230,12 @@ class Parallel:
     ) -> Iterator[Any]:
         stream = self._guarded(results, stop, abort)
         next(stream)  # started, so closing or dropping it runs the clean-up
-        self._stream = stream
+        self._stream = weakref.ref(stream)
         return stream
 
     def _guarded(
         self, results: Iterator[Any], stop: bool, abort: Callable[[], None] | None
-    ) -> Iterator[Any]:
+    ) -> Generator[Any, None, None]:
         try:
             yield None
             yield from results
