@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from parjob import Backend, Parallel, delayed, parallel_config
+from parjob import Backend, Parallel, RunSettings, delayed, parallel_config
 from parjob.backends.threads import ThreadingBackend
 from parjob.testing import sleep_then, square
 
@@ -92,3 +92,15 @@ def test_backend_base_class_records_arguments_of_subclasses() -> None:
 
     twin = WithArgs(1, b="two").fresh()
     assert (twin.a, twin.b) == (1, "two")
+
+
+def test_an_instance_pickles_as_its_class_and_arguments() -> None:
+    import pickle
+
+    original = Counted(label="sent")
+    original.start(2, RunSettings())  # per-call state (a thread pool) does not travel
+    try:
+        copy = pickle.loads(pickle.dumps(original))
+    finally:
+        original.stop()
+    assert type(copy) is Counted and copy.label == "sent" and copy._executor is None

@@ -150,5 +150,15 @@ class Backend:
         args, kwargs = getattr(self, "_parjob_arguments", ((), {}))
         return type(self)(*args, **kwargs)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # an instance travels as its class and constructor arguments (a task may return
+        # the backend it runs on, as joblib's tests do); per-call state stays behind
+        args, kwargs = getattr(self, "_parjob_arguments", ((), {}))
+        return (_rebuild, (type(self), args, kwargs))
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def _rebuild(cls: type[Backend], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Backend:
+    return cls(*args, **kwargs)
