@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,12 @@ def spark() -> Iterator[Any]:
         found = sessions.find_session(master="local-cluster[2,1,1024]")
     else:
         found = sessions.find_session(master="local[2]")
+    # the executors import the tests' task functions from this file
+    tasks = str(Path(__file__).with_name("spark_tasks.py"))
+    if sessions.is_connect(found):
+        found.addArtifacts(tasks, pyfile=True)
+    else:
+        found.sparkContext.addPyFile(tasks)
     yield found
     sessions.close()
 
