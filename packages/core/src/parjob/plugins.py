@@ -28,6 +28,7 @@ KNOWN_PLUGINS = {
     "loky": "parjob[loky]",
     "multiprocessing": "parjob[loky]",
     "dask": "parjob[dask]",
+    "spark": "parjob[spark]",
 }
 
 BackendFactory = Callable[..., Backend]
