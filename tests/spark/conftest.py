@@ -50,7 +50,11 @@ def nothing_left_behind(spark: Any) -> Iterator[None]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         threads = [t for t in threading.enumerate() if t.name.startswith("parjob-spark")]
-        jobs = [] if sessions.is_connect(spark) else spark.sparkContext.statusTracker().getActiveJobsIds()
+        jobs = (
+            []
+            if sessions.is_connect(spark)
+            else spark.sparkContext.statusTracker().getActiveJobsIds()
+        )
         if not threads and not jobs:
             return
         time.sleep(0.05)

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 import spark_tasks
-
 from conftest import SUBPROCESS
+
 from parjob import Parallel, delayed
 from parjob.testing import CustomError, raise_custom
 from parjob_spark.backend import SparkBackend

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 import spark_tasks
-
 from conftest import SUBPROCESS
+
 from parjob import Parallel, delayed, parallel_config
 from parjob.testing import BackendConformance, CustomError, raise_custom
 from parjob_spark import session as sessions

@@ -9,6 +9,7 @@ waves overlap and no slot idles while the slowest partition of a wave runs.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections import deque
@@ -68,7 +69,9 @@ class SparkBackend(Backend):
         description: str | None = None,
         resources: dict[str, float] | None = None,
     ) -> None:
-        given = [name for name, v in (("spark", spark), ("master", master), ("remote", remote)) if v]
+        given = [
+            name for name, v in (("spark", spark), ("master", master), ("remote", remote)) if v
+        ]
         if len(given) > 1:
             raise ValueError(f"pass at most one of spark=, master=, remote=; got {given}")
         for label, value in (("master", master), ("remote", remote), ("pool", pool)):
@@ -205,10 +208,8 @@ class SparkBackend(Backend):
             for item in wave:
                 item.future.cancel()
         if self._options is not None and self._strategy is not None and self._threads:
-            try:
+            with contextlib.suppress(Exception):  # a stopping session ends its jobs itself
                 self._strategy.cancel(self._options)
-            except Exception:  # the session is stopping: its jobs end with it
-                pass
         self._join()
         self._release_shipment()
 

@@ -125,7 +125,7 @@ class _Relay(AccumulatorParam):  # type: ignore[type-arg]
     def zero(self, value: Any) -> list[Any]:
         return []
 
-    def addInPlace(self, value1: Any, value2: Any) -> Any:  # noqa: N802 - pyspark's name
+    def addInPlace(self, value1: Any, value2: Any) -> Any:
         if isinstance(value2, tuple):  # in the executor: one partition's outcome
             return [*value1, value2]
         for key, outcome in value2:  # on the driver: a completed task's updates

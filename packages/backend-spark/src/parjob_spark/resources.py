@@ -15,7 +15,9 @@ from typing import Any
 def check(resources: dict[str, Any]) -> dict[str, float]:
     """``resources`` validated: names to positive amounts (``cpus`` a whole number)."""
     if not isinstance(resources, dict):
-        raise TypeError(f"resources must be a dict like {{'cpus': 2, 'gpus': 1}}, got {resources!r}")
+        raise TypeError(
+            f"resources must be a dict like {{'cpus': 2, 'gpus': 1}}, got {resources!r}"
+        )
     checked: dict[str, float] = {}
     for name, amount in resources.items():
         if not isinstance(name, str) or not name:
