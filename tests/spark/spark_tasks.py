@@ -48,3 +48,7 @@ def first_value(x: Any, i: int) -> float:
 def slow_then(x: int, seconds: float) -> int:
     time.sleep(seconds)
     return x
+
+
+def crash(_: Any) -> None:
+    os._exit(3)  # the Python worker dies, as on a segfault or an out-of-memory kill

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import threading
+import time
 from typing import Any
 
 import numpy as np
 import pytest
 import spark_tasks
 
-from parjob import Parallel, delayed, parallel_config, plugins
+from parjob import Parallel, WorkerCrashedError, delayed, parallel_config, plugins
 from parjob.cpu import cpu_count
 from parjob.tasks import Batch
 from parjob_spark import session as sessions
@@ -143,3 +145,34 @@ def test_resources_in_local_mode_are_refused_clearly(spark: Any) -> None:
         pytest.skip("local mode only")
     with pytest.raises(ValueError, match="stage-level scheduling"):
         Parallel(backend="spark", resources={"cpus": 1})(delayed(abs)(i) for i in range(3))
+
+
+def _no_active_jobs(spark: Any, within: float) -> bool:
+    tracker = spark.sparkContext.statusTracker()
+    deadline = time.monotonic() + within
+    while tracker.getActiveJobsIds() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not tracker.getActiveJobsIds()
+
+
+def test_ctrl_c_cancels_the_running_jobs(spark: Any) -> None:
+    if sessions.is_connect(spark):
+        pytest.skip("checked through classic Spark's status tracker")
+    main = threading.get_ident()
+    timer = threading.Timer(1.0, signal.pthread_kill, (main, signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Parallel(backend="spark", batch_size=1)(
+                delayed(spark_tasks.slow_then)(i, 60) for i in range(4)
+            )
+    finally:
+        timer.cancel()
+    assert _no_active_jobs(spark, within=10)  # cancelled, not left to run for a minute
+    assert Parallel(backend="spark")(delayed(abs)(-i) for i in range(3)) == [0, 1, 2]
+
+
+def test_a_dying_python_worker_names_the_tasks(spark: Any) -> None:
+    with pytest.raises(WorkerCrashedError, match=r"task 0 \(crash\)"):
+        Parallel(backend="spark")([delayed(spark_tasks.crash)(0)])
+    assert Parallel(backend="spark")(delayed(abs)(-i) for i in range(3)) == [0, 1, 2]

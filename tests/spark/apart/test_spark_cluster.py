@@ -55,3 +55,8 @@ def test_timeout_cancels_the_jobs(spark: Any) -> None:
             delayed(spark_tasks.slow_then)(i, 30 if i < 2 else 0) for i in range(4)
         )
     assert Parallel(backend="spark")(delayed(abs)(-i) for i in range(4)) == [0, 1, 2, 3]
+
+
+def test_task_resources_through_stage_level_scheduling(spark: Any) -> None:
+    out = Parallel(backend="spark", resources={"cpus": 1})(delayed(abs)(-i) for i in range(6))
+    assert out == list(range(6))

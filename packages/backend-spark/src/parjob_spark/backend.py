@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from parjob.backend import Backend, RunSettings
@@ -32,6 +33,8 @@ from parjob_spark.execution import (
 )
 from parjob_spark.resources import resource_profile
 
+#: how long abort() keeps cancelling the call's jobs until their threads end
+_ABORT_SECONDS = 30.0
 #: one Spark job carries at most this many pickled bytes of batches (a larger one alone)
 _WAVE_BYTES = 8 * 1024**2
 
@@ -101,6 +104,7 @@ class SparkBackend(Backend):
         self._running = 0
         self._pending: deque[list[Pending]] = deque()
         self._threads: set[threading.Thread] = set()
+        self._aborting = False
 
     # -- the session -----------------------------------------------------------------
     @property
@@ -126,6 +130,7 @@ class SparkBackend(Backend):
     # -- lifecycle -------------------------------------------------------------------
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         session = self.session
+        self._aborting = False
         self._release_shipment()
         self._shipment = Shipment(
             session, sessions.is_connect(session), settings.max_nbytes, self._scatter
@@ -185,6 +190,8 @@ class SparkBackend(Backend):
 
     def _run_wave(self, strategy: Strategy, wave: list[Pending], options: CallOptions) -> None:
         try:
+            if self._aborting:
+                raise CancelledError("the call was cancelled before this wave started")
             strategy.run(wave, options)
         except BaseException as exc:  # never leave a Future unsettled
             for pending in wave:
@@ -202,16 +209,26 @@ class SparkBackend(Backend):
 
     def abort(self) -> None:
         with self._lock:
+            self._aborting = True  # waves not yet started stay unstarted
             pending = list(self._pending)
             self._pending.clear()
         for wave in pending:
             for item in wave:
                 item.future.cancel()
-        if self._options is not None and self._strategy is not None and self._threads:
-            with contextlib.suppress(Exception):  # a stopping session ends its jobs itself
-                self._strategy.cancel(self._options)
-        self._join()
+        # A job submitted while the cancel was on its way would escape it (its thread was
+        # between the check above and Spark registering the job): cancel again until every
+        # job thread of this call has ended.
+        deadline = time.monotonic() + _ABORT_SECONDS
+        while self._alive() and time.monotonic() < deadline:
+            if self._options is not None and self._strategy is not None:
+                with contextlib.suppress(Exception):  # a stopping session ends its jobs
+                    self._strategy.cancel(self._options)
+            self._join(0.25)
         self._release_shipment()
+
+    def _alive(self) -> bool:
+        with self._lock:
+            return any(thread.is_alive() for thread in self._threads)
 
     def _join(self, timeout: float = 30.0) -> None:
         with self._lock:
