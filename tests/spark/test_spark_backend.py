@@ -62,19 +62,23 @@ def test_job_group_description_and_pool_reach_the_tasks(spark: Any) -> None:
     assert (description, pool) == ("scoring", "etl")
 
 
-def test_large_arrays_travel_once_not_in_every_batch(spark: Any) -> None:
+@pytest.mark.parametrize("mmap_mode", ["r", None])
+def test_large_arrays_travel_once_not_in_every_batch(spark: Any, mmap_mode: str | None) -> None:
+    # local mode: a memory-mapped file the workers share; mmap_mode=None: a broadcast
     X = np.arange(2_000_000, dtype=np.float64)  # 16 MB
     backend = SparkBackend()
-    out = Parallel(backend=backend, batch_size=5)(
+    out = Parallel(backend=backend, batch_size=5, mmap_mode=mmap_mode)(
         delayed(spark_tasks.first_value)(X, i) for i in range(40)
     )
     assert out == [float(i) for i in range(40)]
     # what one batch carries: a reference, not the array
-    backend.start(2, Parallel().settings)
+    backend.start(2, Parallel(mmap_mode=mmap_mode).settings)
     try:
         tasks = [(spark_tasks.first_value, (X, i), {}) for i in range(5)]
         work = backend.encode(Batch(0, tasks, ("threading", 1)))
-        assert len(work.data) < 10_000 and len(work.handles) == 1
+        assert len(work.data) < 10_000
+        memmapped = mmap_mode is not None and sessions.local_mode(spark)
+        assert len(work.handles) == (0 if memmapped else 1)
     finally:
         backend.stop()
 

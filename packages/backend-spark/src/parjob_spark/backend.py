@@ -19,6 +19,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from parjob.backend import Backend, RunSettings
+from parjob.memmap import ArrayStore
 from parjob.tasks import Batch, BatchResult
 from parjob_spark import session as sessions
 from parjob_spark.broadcast import Shipment
@@ -132,8 +133,11 @@ class SparkBackend(Backend):
         session = self.session
         self._aborting = False
         self._release_shipment()
+        mappable = settings.max_nbytes is not None and settings.mmap_mode is not None
+        # in local mode the workers share this machine's memory: arrays are memory-mapped
+        store = ArrayStore(settings) if mappable and sessions.local_mode(session) else None
         self._shipment = Shipment(
-            session, sessions.is_connect(session), settings.max_nbytes, self._scatter
+            session, sessions.is_connect(session), settings.max_nbytes, self._scatter, store
         )
         capacity = self.capacity()
         self._cap = n_jobs if n_jobs < capacity else None

@@ -10,6 +10,12 @@ Each such object is shipped once per call: as a Spark broadcast variable on clas
 destroyed when the call ends), and as a session artifact on Spark Connect, which has no
 broadcast variables (a pickled file, read once per Python worker and call). Executors load
 a referenced object on first use and keep it for the rest of the call.
+
+In local mode (``local[N]``: the executors are threads of this machine's driver JVM, their
+Python workers processes of this machine) large arrays skip Spark altogether: they are
+written once to a memory-mapped file (the core's :class:`parjob.memmap.ArrayStore`, as the
+loky and dask backends do) and the workers map it read-only, where a broadcast would pickle
+the array, copy it into the JVM's blocks and write it out again for the workers.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 
 import cloudpickle
 
+from parjob.memmap import ArrayPickler, ArrayStore
 from parjob.tasks import Batch, paused_gc
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -40,11 +47,18 @@ class Shipment:
     """
 
     def __init__(
-        self, session: Any, connect: bool, max_nbytes: int | None, scatter: Sequence[Any] = ()
+        self,
+        session: Any,
+        connect: bool,
+        max_nbytes: int | None,
+        scatter: Sequence[Any] = (),
+        store: ArrayStore | None = None,
     ) -> None:
         self.session = session
         self.connect = connect
         self.max_nbytes = max_nbytes
+        #: where large arrays go instead, when the workers share this machine's memory
+        self.store = store
         self.call = uuid.uuid4().hex
         self._lock = threading.Lock()
         self.objects: list[Any] = []  # held, so their ids stay valid during the call
@@ -59,7 +73,9 @@ class Shipment:
         if not self.index and (numpy is None or self.max_nbytes is None):
             return cloudpickle.dumps(batch, protocol=_PROTOCOL), ()
         buffer = io.BytesIO()
-        pickler = _Pickler(buffer, self, numpy.ndarray if numpy is not None else None)
+        # arrays go to the store when there is one (the pickler's reducer), else travel once
+        ndarray = numpy.ndarray if numpy is not None and self.store is None else None
+        pickler = _Pickler(buffer, self, ndarray)
         pickler.dump(batch)
         return buffer.getvalue(), tuple(sorted(pickler.used))
 
@@ -104,7 +120,10 @@ class Shipment:
         return name
 
     def release(self) -> None:
-        """End of the call: destroy the broadcasts (artifacts live as long as the session)."""
+        """End of the call: destroy the broadcasts and remove the memory-mapped files
+        (artifacts live as long as the session)."""
+        if self.store is not None:
+            self.store.close()
         with self._lock:
             handles, self.handles = self.handles, []
             self.objects.clear()
@@ -115,9 +134,12 @@ class Shipment:
                     handle.destroy(blocking=False)
 
 
-class _Pickler(cloudpickle.Pickler):
+class _Pickler(ArrayPickler):
+    """The core's array pickler (arrays to the store, if any), objects that travel once
+    swapped for references."""
+
     def __init__(self, file: io.BytesIO, shipment: Shipment, ndarray: Any) -> None:
-        super().__init__(file, protocol=_PROTOCOL)
+        super().__init__(file, shipment.store)
         self.shipment = shipment
         self.ndarray = ndarray
         self.used: set[int] = set()

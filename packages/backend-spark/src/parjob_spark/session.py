@@ -167,6 +167,14 @@ def _environ(**values: str) -> Any:
                 os.environ[key] = value
 
 
+def local_mode(session: Any) -> bool:
+    """Whether the executors run inside this machine's driver (classic ``local[...]``)."""
+    if is_connect(session):
+        return False
+    master = session.sparkContext.master
+    return master == "local" or master.startswith("local[")
+
+
 def slots(session: Any) -> int:
     """Tasks the session can run at once: its default parallelism over ``spark.task.cpus``.
 
