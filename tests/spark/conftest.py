@@ -21,6 +21,8 @@ from parjob_spark import session as sessions
 
 #: set in the subprocesses that run the Connect / local-cluster modules
 SUBPROCESS = os.environ.get("PARJOB_SPARK_SUBPROCESS", "")
+#: the modules in apart/ run only in their subprocesses (test_spark_subprocess.py)
+collect_ignore_glob = [] if SUBPROCESS else ["apart/*"]
 
 
 @pytest.fixture(scope="session")
