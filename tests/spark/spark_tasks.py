@@ -52,3 +52,12 @@ def slow_then(x: int, seconds: float) -> int:
 
 def crash(_: Any) -> None:
     os._exit(3)  # the Python worker dies, as on a segfault or an out-of-memory kill
+
+
+def fail_once(marker: str) -> str:
+    """Fails on its first run (leaving ``marker``), succeeds on the next."""
+    if not os.path.exists(marker):
+        with open(marker, "w") as handle:
+            handle.write("failed once")
+        raise RuntimeError("first attempt fails")
+    return "ok"

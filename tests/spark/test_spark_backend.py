@@ -180,3 +180,14 @@ def test_a_dying_python_worker_names_the_tasks(spark: Any) -> None:
     with pytest.raises(WorkerCrashedError, match=r"task 0 \(crash\)"):
         Parallel(backend="spark")([delayed(spark_tasks.crash)(0)])
     assert Parallel(backend="spark")(delayed(abs)(-i) for i in range(3)) == [0, 1, 2]
+
+
+def test_retries_beyond_what_spark_allows_are_refused_before_any_work(
+    spark: Any, tmp_path: Any
+) -> None:
+    if sessions.max_task_failures(spark) > 1:
+        pytest.skip("this session lets Spark retry tasks")
+    marker = str(tmp_path / "ran")
+    with pytest.raises(ValueError, match=r"spark.task.maxFailures allows 1"):
+        Parallel(backend="spark", retries=1)([delayed(spark_tasks.fail_once)(marker)])
+    assert not (tmp_path / "ran").exists()

@@ -60,3 +60,11 @@ def test_timeout_cancels_the_jobs(spark: Any) -> None:
 def test_task_resources_through_stage_level_scheduling(spark: Any) -> None:
     out = Parallel(backend="spark", resources={"cpus": 1})(delayed(abs)(-i) for i in range(6))
     assert out == list(range(6))
+
+
+def test_retries_are_spark_task_retries(spark: Any, tmp_path: Any) -> None:
+    marker = str(tmp_path / "attempted")
+    assert Parallel(backend="spark", retries=1)([delayed(spark_tasks.fail_once)(marker)]) == ["ok"]
+    other = str(tmp_path / "attempted-again")
+    with pytest.raises(RuntimeError, match="first attempt"):
+        Parallel(backend="spark")([delayed(spark_tasks.fail_once)(other)])

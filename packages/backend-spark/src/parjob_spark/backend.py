@@ -72,6 +72,7 @@ class SparkBackend(Backend):
         pool: str | None = None,
         description: str | None = None,
         resources: dict[str, float] | None = None,
+        retries: int = 0,
     ) -> None:
         given = [
             name for name, v in (("spark", spark), ("master", master), ("remote", remote)) if v
@@ -83,6 +84,8 @@ class SparkBackend(Backend):
                 raise TypeError(f"{label} must be a non-empty str, got {value!r}")
         if description is not None and not isinstance(description, str):
             raise TypeError(f"description must be a str, got {description!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
         if scatter is not None and not isinstance(scatter, (list, tuple)):
             raise TypeError(f"scatter must be a list or tuple of objects, got {scatter!r}")
         if spark is None and remote is None and sessions.active_session() is None:
@@ -94,6 +97,7 @@ class SparkBackend(Backend):
         self.pool = pool
         self.description = description
         self.resources = dict(resources) if resources else None
+        self.retries = retries
         if self.resources:
             resource_profile(self.resources)  # a bad name or amount fails here, at once
         self._session: Any = None
@@ -147,7 +151,16 @@ class SparkBackend(Backend):
             description=self.description or "parjob",
             pool=self.pool,
             profile=profile,
+            retries=self.retries,
         )
+        if self.retries:
+            allowed = sessions.max_task_failures(session)
+            if self.retries >= allowed:
+                raise ValueError(
+                    f"retries={self.retries} needs Spark to run a task {self.retries + 1} "
+                    f"times, but spark.task.maxFailures allows {allowed} (in local mode, "
+                    f"use master='local[N,{self.retries + 1}]')"
+                )
         if self.pool is not None and sessions.is_connect(session):
             raise ValueError("pool= needs classic Spark: Spark Connect has no scheduler pools")
 

@@ -65,13 +65,18 @@ class CallOptions:
     description: str
     pool: str | None = None
     profile: Any = None  # a pyspark ResourceProfile (stage-level scheduling)
+    retries: int = 0  # Spark task attempts beyond the first for a failing batch
 
 
 # -- in the executor -------------------------------------------------------------------
 
 
-def run_work(data: bytes, handles: Sequence[Any], call: str) -> bytes:
-    """Run one batch; its outcome (results or TaskFailure) pickled, never raised."""
+def run_work(data: bytes, handles: Sequence[Any], call: str, retries: int = 0) -> bytes:
+    """Run one batch; its outcome (results or TaskFailure) pickled, never raised.
+
+    Except to ask Spark for a retry: while this task attempt is below ``retries``, a
+    failure raises, and Spark runs the task again (its own retries, maybe elsewhere).
+    """
     try:
         outcome: tuple[bool, Any] = (True, load_batch(data, handles, call)())
     except TaskFailure as failure:
@@ -79,7 +84,17 @@ def run_work(data: bytes, handles: Sequence[Any], call: str) -> bytes:
     except BaseException as exc:  # unpickling failed (a module missing on the executor...)
         failure = TaskFailure.capture(-1, "loading the batch", exc, portable=True)
         outcome = (False, failure)
+    if not outcome[0] and retries:
+        from pyspark import TaskContext
+
+        attempt = TaskContext.get().attemptNumber()
+        if attempt < retries:
+            raise RetryRequest(f"parjob: attempt {attempt} failed, Spark retries the task")
     return cloudpickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class RetryRequest(RuntimeError):
+    """Raised in a Spark task so that Spark runs it again (``retries=``)."""
 
 
 def settle(future: Future[BatchResult], outcome: bytes | BaseException) -> None:
@@ -150,10 +165,14 @@ def _accumulator(sc: Any) -> Any:
 
 
 def _classic_partition(
-    accumulator: Any, call: str, handles: Sequence[Any], rows: Iterator[tuple[str, bytes]]
+    accumulator: Any,
+    call: str,
+    handles: Sequence[Any],
+    retries: int,
+    rows: Iterator[tuple[str, bytes]],
 ) -> Iterator[None]:
     for key, data in rows:
-        accumulator.add((key, run_work(data, handles, call)))
+        accumulator.add((key, run_work(data, handles, call, retries)))
     return iter(())
 
 
@@ -174,7 +193,7 @@ class ClassicStrategy(Strategy):
             rows = [(key, p.work.data) for key, p in zip(keys, wave, strict=True)]
             rdd = sc.parallelize(rows, len(rows))  # one batch per partition
             partition = functools.partial(
-                _classic_partition, _accumulator(sc), first.call, first.handles
+                _classic_partition, _accumulator(sc), first.call, first.handles, options.retries
             )
             rdd = rdd.mapPartitions(partition)
             if options.profile is not None:
@@ -197,13 +216,17 @@ _SCHEMA = "position long, outcome binary"
 
 
 def _arrow_partition(
-    datas: Sequence[bytes], call: str, handles: Sequence[Any], batches: Iterator[Any]
+    datas: Sequence[bytes],
+    call: str,
+    handles: Sequence[Any],
+    retries: int,
+    batches: Iterator[Any],
 ) -> Iterator[Any]:
     import pyarrow
 
     for record_batch in batches:
         for position in record_batch.column(0).to_pylist():
-            outcome = run_work(datas[position], handles, call)
+            outcome = run_work(datas[position], handles, call, retries)
             yield pyarrow.RecordBatch.from_pydict(
                 {"position": [position], "outcome": [outcome]},
                 schema=pyarrow.schema(
@@ -225,7 +248,11 @@ class ConnectStrategy(Strategy):
         try:
             first = wave[0].work
             partition = functools.partial(
-                _arrow_partition, [p.work.data for p in wave], first.call, first.handles
+                _arrow_partition,
+                [p.work.data for p in wave],
+                first.call,
+                first.handles,
+                options.retries,
             )
             frame = spark.range(0, len(wave), 1, len(wave))
             if options.profile is not None:

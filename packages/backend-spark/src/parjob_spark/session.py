@@ -175,6 +175,23 @@ def local_mode(session: Any) -> bool:
     return master == "local" or master.startswith("local[")
 
 
+_LOCAL_RETRIES = re.compile(r"local\[\s*(\d+|\*)\s*,\s*(\d+)\s*\]")
+
+
+def max_task_failures(session: Any) -> int:
+    """How many times Spark may run one task (``spark.task.maxFailures``; in local mode
+    the ``F`` of ``local[N,F]``, else 1)."""
+    if not is_connect(session):
+        master = session.sparkContext.master
+        if master == "local" or master.startswith("local["):
+            match = _LOCAL_RETRIES.fullmatch(master)
+            return int(match.group(2)) if match else 1
+    try:
+        return int(session.conf.get("spark.task.maxFailures", "4") or 4)
+    except Exception:  # not readable here (some Connect servers): Spark's default
+        return 4
+
+
 def slots(session: Any) -> int:
     """Tasks the session can run at once: its default parallelism over ``spark.task.cpus``.
 
