@@ -61,3 +61,13 @@ def fail_once(marker: str) -> str:
             handle.write("failed once")
         raise RuntimeError("first attempt fails")
     return "ok"
+
+
+def spark_inside_a_task(_: Any) -> str:
+    from parjob import Parallel, delayed
+
+    try:
+        Parallel(backend="spark")(delayed(abs)(i) for i in range(2))
+    except RuntimeError as exc:
+        return str(exc)
+    return "ran"

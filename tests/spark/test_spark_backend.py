@@ -191,3 +191,8 @@ def test_retries_beyond_what_spark_allows_are_refused_before_any_work(
     with pytest.raises(ValueError, match=r"spark.task.maxFailures allows 1"):
         Parallel(backend="spark", retries=1)([delayed(spark_tasks.fail_once)(marker)])
     assert not (tmp_path / "ran").exists()
+
+
+def test_the_spark_backend_inside_a_spark_task_says_why_not(spark: Any) -> None:
+    (message,) = Parallel(backend="spark")([delayed(spark_tasks.spark_inside_a_task)(0)])
+    assert "inside a Spark task" in message

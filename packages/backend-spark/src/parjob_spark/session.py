@@ -59,6 +59,11 @@ def java_problem() -> str | None:
 
 def find_session(spark: Any = None, master: str | None = None, remote: str | None = None) -> Any:
     """The session a call should use (see the module docstring for the order)."""
+    if in_executor():
+        raise RuntimeError(
+            "the spark backend cannot run inside a Spark task (executors have no session); "
+            "Parallel calls there use threads on the executor's cores by default"
+        )
     if spark is not None:
         if getattr(spark, "is_stopped", False):
             raise ValueError(f"the SparkSession given as spark= is stopped: {spark!r}")
