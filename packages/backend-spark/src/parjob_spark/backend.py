@@ -58,8 +58,11 @@ class SparkBackend(Backend):
     serializes = True
     local = False
     can_interrupt = True  # cancelling a job group / tag kills its running Python tasks
-    # a Spark job costs tens of ms to schedule: batches of ~0.2 s keep that small
-    target_batch_seconds = 0.2
+    # A Spark job costs 30-100 ms to schedule (more on a busy machine), and every round
+    # trip of the core's batching is one: batches of ~0.5 s keep that under a fifth, and
+    # the first batches' budget (twice this) is rarely cut short by a busy machine, which
+    # would cost one more job per cut (100 CPU-bound tasks: 5 jobs instead of 1 under load)
+    target_batch_seconds = 0.5
     default_priority = None
     default_n_jobs = -1
 
