@@ -30,6 +30,7 @@ KNOWN_PLUGINS = {
     "multiprocessing": "parjob[loky]",
     "dask": "parjob[dask]",
     "ray": "parjob[ray]",
+    "spark": "parjob[spark]",
 }
 
 BackendFactory = Callable[..., Backend]
