@@ -18,6 +18,22 @@ def spin(n):
     return total
 """
 
+#: ``in_chunks(items, parts)``: the floor's few large batches (equal chunks, in order).
+IN_CHUNKS = """
+def in_chunks(items, parts=4):
+    items = list(items)
+    size = -(-len(items) // parts)
+    return [items[k:k + size] for k in range(0, len(items), size)]
+"""
+
+#: One 128 MiB float64 vector ``X`` and ``take(x, i)``, which reads one item of it.
+ARRAY_128MB = """
+import numpy as np
+X = np.random.default_rng(0).random(16 * 1024 * 1024)  # 128 MiB of float64
+def take(x, i):
+    return float(x[i])
+"""
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:

@@ -10,9 +10,10 @@ released would wait for that window (and share the cores with the clean-up) in e
 column alike. The pause keeps that tail of the setup out of the timed workload.
 """
 
-from harness import DOUBLE, SPIN, Case, Workload
+from harness import ARRAY_128MB, DOUBLE, IN_CHUNKS, SPIN, Case, Workload
 
-CLUSTER = """
+CLUSTER = (
+    """
 import logging
 from distributed import Client, LocalCluster
 cluster = LocalCluster(
@@ -25,12 +26,9 @@ client = Client(cluster)
 client.wait_for_workers(2)
 client.submit(int, 0, pure=False).result()
 TEARDOWN = "client.close()\\ncluster.close()"
-
-def in_chunks(items, parts=4):
-    items = list(items)
-    size = -(-len(items) // parts)
-    return [items[k:k + size] for k in range(0, len(items), size)]
 """
+    + IN_CHUNKS
+)
 
 PARJOB = """
 from parjob import Parallel, delayed, parallel_config
@@ -47,12 +45,7 @@ with joblib.parallel_config("dask"):
 
 TINY = DOUBLE + "N = 10_000\n"
 
-ARRAY = """
-import numpy as np
-X = np.random.default_rng(0).random(16 * 1024 * 1024)  # 128 MiB of float64
-def take(x, i):
-    return float(x[i])
-"""
+ARRAY = ARRAY_128MB
 
 
 SETTLE = """

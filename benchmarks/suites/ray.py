@@ -11,7 +11,7 @@ Ray's own environment settings, as parjob's embedded Ray uses them, apply to eve
 its workers): loopback addresses, no usage report, workers on this interpreter.
 """
 
-from harness import DOUBLE, SPIN, Case, Workload
+from harness import ARRAY_128MB, DOUBLE, IN_CHUNKS, SPIN, Case, Workload
 
 ENVIRONMENT = """
 import os
@@ -35,12 +35,8 @@ TEARDOWN = "ray.shutdown()"
 @ray.remote
 def run_chunk(func, chunk, *shared):
     return [func(*shared, x) for x in chunk]
-
-def in_chunks(items, parts=4):
-    items = list(items)
-    size = -(-len(items) // parts)
-    return [items[k:k + size] for k in range(0, len(items), size)]
 """
+    + IN_CHUNKS
 )
 
 PARJOB = """
@@ -60,12 +56,7 @@ with joblib.parallel_config("ray"):
 
 TINY = DOUBLE + "N = 10_000\n"
 
-ARRAY = """
-import numpy as np
-X = np.random.default_rng(0).random(16 * 1024 * 1024)  # 128 MiB of float64
-def take(x, i):
-    return float(x[i])
-"""
+ARRAY = ARRAY_128MB
 
 # workers deserialize a first small array, so numpy's import there is not timed
 WARM_NUMPY = """

@@ -8,9 +8,10 @@ and the floor need ``PYSPARK_PYTHON`` set by hand, or their workers would run th
 Python. ``floor`` is one Spark job over pre-batched partitions (two, one per core).
 """
 
-from harness import DOUBLE, SPIN, Case, Workload
+from harness import ARRAY_128MB, DOUBLE, IN_CHUNKS, SPIN, Case, Workload
 
-BY_HAND = """
+BY_HAND = (
+    """
 import os, sys
 os.environ["PYSPARK_PYTHON"] = sys.executable  # the peer's workers need it set by hand
 from pyspark.sql import SparkSession
@@ -22,12 +23,9 @@ spark = builder.getOrCreate()
 spark.sparkContext.setLogLevel("ERROR")
 sc = spark.sparkContext
 TEARDOWN = "spark.stop()"
-
-def in_chunks(items, parts=2):
-    items = list(items)
-    size = -(-len(items) // parts)
-    return [items[k:k + size] for k in range(0, len(items), size)]
 """
+    + IN_CHUNKS
+)
 
 PARJOB = """
 from parjob import Parallel, delayed, parallel_config
@@ -47,17 +45,12 @@ with joblib.parallel_config("spark"):
 """
 
 FLOOR = """
-sc.parallelize(in_chunks(range(10)), 2).map(lambda c: [abs(i) for i in c]).collect()  # warm-up
+sc.parallelize(in_chunks(range(10), 2), 2).map(lambda c: [abs(i) for i in c]).collect()  # warm-up
 """
 
 TINY = DOUBLE + "N = 1_000\n"
 
-ARRAY = """
-import numpy as np
-X = np.random.default_rng(0).random(16 * 1024 * 1024)  # 128 MiB of float64
-def take(x, i):
-    return float(x[i])
-"""
+ARRAY = ARRAY_128MB
 
 
 def _on_spark(parjob: str, joblib: str, floor: str, **extra: Case | str) -> dict[str, Case | str]:
@@ -76,7 +69,7 @@ WORKLOADS = [
         cases=_on_spark(
             parjob="Parallel(n_jobs=-1)(delayed(double)(i) for i in range(N))",
             joblib="Parallel(n_jobs=-1)(delayed(double)(i) for i in range(N))",
-            floor="sc.parallelize(in_chunks(range(N)), 2)"
+            floor="sc.parallelize(in_chunks(range(N), 2), 2)"
             ".map(lambda c: [double(i) for i in c]).collect()",
         ),
         target="parjob <= 1/40 of joblib (aim: the floor)",
@@ -87,7 +80,7 @@ WORKLOADS = [
         cases=_on_spark(
             parjob="Parallel(n_jobs=-1)(delayed(spin)(200_000) for _ in range(100))",
             joblib="Parallel(n_jobs=-1)(delayed(spin)(200_000) for _ in range(100))",
-            floor="sc.parallelize(in_chunks([200_000] * 100), 2)"
+            floor="sc.parallelize(in_chunks([200_000] * 100, 2), 2)"
             ".map(lambda c: [spin(n) for n in c]).collect()",
             sequential="[spin(200_000) for _ in range(100)]",
             ideal="[spin(200_000) for _ in range(50)]  # sequential time / 2",
@@ -101,7 +94,7 @@ WORKLOADS = [
             parjob="Parallel(n_jobs=-1)(delayed(take)(X, i) for i in range(200))",
             joblib="Parallel(n_jobs=-1)(delayed(take)(X, i) for i in range(200))",
             floor="data = sc.broadcast(X)\n"
-            "sc.parallelize(in_chunks(range(200)), 2)"
+            "sc.parallelize(in_chunks(range(200), 2), 2)"
             ".map(lambda c: [take(data.value, i) for i in c]).collect()",
         ),
         target="parjob <= 1/5 of joblib (joblibspark pickles the array into every task)",
