@@ -90,7 +90,11 @@ def run_work(data: bytes, handles: Sequence[Any], call: str, retries: int = 0) -
         attempt = TaskContext.get().attemptNumber()
         if attempt < retries:
             raise RetryRequest(f"parjob: attempt {attempt} failed, Spark retries the task")
-    return cloudpickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        return cloudpickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # a result that does not pickle: the core names its task
+        kind = TypeError if isinstance(exc, TypeError) else pickle.PicklingError
+        return cloudpickle.dumps((False, kind(str(exc))), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class RetryRequest(RuntimeError):
