@@ -143,9 +143,12 @@ def test_unknown_backend_lists_installed_and_install_hint(
     with pytest.raises(UnknownBackendError) as info:
         Parallel(backend="ray")
     assert 'pip install "parjob[ray]"' in str(info.value)
-    # no hint for a backend without a plugin of ours (an extra that does not exist)
     with pytest.raises(UnknownBackendError) as info:
         Parallel(backend="spark")
+    assert 'pip install "parjob[spark]"' in str(info.value)
+    # no hint for a backend without a plugin of ours (an extra that does not exist)
+    with pytest.raises(UnknownBackendError) as info:
+        Parallel(backend="mpi")
     assert "pip install" not in str(info.value)
     with pytest.raises(ValueError, match="register_parallel_backend"):
         Parallel(backend="no-such-thing")

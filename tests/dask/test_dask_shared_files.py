@@ -50,12 +50,16 @@ def namespaced_worker() -> Iterator[str]:
     if not _unshare_works():
         pytest.skip("needs unshare (mount namespaces)")
     scheduler = workerless_cluster()
-    shell = (
-        'mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /tmp && exec "$0" -m '
-        'distributed.cli.dask_worker "$1" --nthreads 1 --no-nanny --no-dashboard '
-        "--host 127.0.0.1"
-    )
     tests = str(Path(t.__file__).parent)
+    # a private /tmp too, unless this checkout or its interpreter lives there (a CI clone)
+    # and would vanish for the worker
+    used = (sys.executable, sys.prefix, tests)
+    hide_tmp = not any(os.path.realpath(path).startswith("/tmp/") for path in used)
+    mounts = "mount -t tmpfs tmpfs /dev/shm" + (" && mount -t tmpfs tmpfs /tmp" if hide_tmp else "")
+    shell = (
+        f'{mounts} && exec "$0" -m distributed.cli.dask_worker "$1" --nthreads 1 --no-nanny '
+        "--no-dashboard --host 127.0.0.1"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, *sys.path])}
     worker = subprocess.Popen(
         ["unshare", "-rm", "sh", "-c", shell, sys.executable, scheduler.scheduler_address],
