@@ -31,7 +31,6 @@ from concurrent.futures import CancelledError, Future, InvalidStateError
 from typing import Any, NamedTuple
 
 import cloudpickle
-from pyspark.accumulators import AccumulatorParam
 
 from parjob.errors import TaskFailure
 from parjob.tasks import BatchResult
@@ -133,8 +132,12 @@ def _fail_unsettled(wave: list[Pending], error: BaseException | None) -> None:
 # -- classic Spark: an RDD, outcomes through an accumulator ------------------------------
 
 
-class _Relay(AccumulatorParam):  # type: ignore[type-arg]
+class _Relay:
     """Carries partition outcomes to the driver's Futures as each task completes.
+
+    An accumulator parameter by duck typing (``zero``, ``addInPlace``) rather than a
+    subclass of pyspark's ``AccumulatorParam``: importing pyspark takes 0.3 s, and this
+    module is imported whenever parjob loads its plugins.
 
     In the executor, ``add((key, outcome))`` appends to the task's list; on the driver,
     pyspark's accumulator server merges each completed task's list, which settles the
