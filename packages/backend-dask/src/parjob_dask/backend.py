@@ -15,12 +15,12 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import CancelledError, InvalidStateError
+from concurrent.futures import CancelledError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from parjob import config, references
-from parjob.backend import Backend, RunSettings
+from parjob.backend import Backend, RunSettings, settle
 from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
 from parjob.validation import parse_nbytes
@@ -288,8 +288,8 @@ class DaskBackend(Backend):
                     self._launch([waiting])
                 except Exception as exc:  # e.g. the client closed: fail it, never hang
                     closed = client.status in ("closing", "closed")
-                    _settle(waiting[1], None, _client_closed(client) if closed else exc)
-        _settle(future, outcome, error)
+                    settle(waiting[1], None, _client_closed(client) if closed else exc)
+        settle(future, outcome, error)
 
     def stop(self) -> None:
         self._release()
@@ -371,13 +371,3 @@ def _groups(items: list[tuple[DaskWork, Any]]) -> Iterator[list[tuple[DaskWork, 
         size += len(item[0].data)
     if group:
         yield group
-
-
-def _settle(
-    future: ConcurrentFuture[BatchResult], outcome: Any, error: BaseException | None
-) -> None:
-    with contextlib.suppress(InvalidStateError):  # the core cancelled it (abort)
-        if error is None:
-            future.set_result(outcome)
-        else:
-            future.set_exception(error)

@@ -14,11 +14,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import CancelledError, InvalidStateError
+from concurrent.futures import CancelledError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from parjob.backend import Backend, RunSettings
+from parjob.backend import Backend, RunSettings, settle
 from parjob.errors import function_name
 from parjob.references import load_batch
 from parjob.tasks import Batch, BatchResult
@@ -184,7 +184,7 @@ class RayBackend(Backend):
             try:
                 ref = remote.options(**options).remote(work.data, *work.refs)
             except Exception as exc:  # e.g. Ray shut down: fail the batch, never hang
-                _settle(future, None, exc)
+                settle(future, None, exc)
                 continue
             self._active[ref] = future
             launched.append(ref)
@@ -347,14 +347,4 @@ def _relay(future: ConcurrentFuture[BatchResult], get: Any) -> None:
         error = exc
     if isinstance(error, BaseException):
         error = error.with_traceback(None)  # its frames would hold Ray's internals alive
-    _settle(future, outcome, error)
-
-
-def _settle(
-    future: ConcurrentFuture[BatchResult], outcome: Any, error: BaseException | None
-) -> None:
-    with contextlib.suppress(InvalidStateError):  # the core cancelled it meanwhile
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(outcome)
+    settle(future, outcome, error)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any, ClassVar
 
 from parjob import config
@@ -162,3 +162,15 @@ class Backend:
 
 def _rebuild(cls: type[Backend], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Backend:
     return cls(*args, **kwargs)
+
+
+def settle(future: Future[BatchResult], outcome: Any, error: BaseException | None) -> None:
+    """Put a batch's outcome (or ``error``) into the Future a backend returned; nothing when
+    the core already cancelled it (an abort). For backends that relay an engine's result."""
+    try:
+        if error is None:
+            future.set_result(outcome)
+        else:
+            future.set_exception(error)
+    except InvalidStateError:
+        pass
