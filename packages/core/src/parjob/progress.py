@@ -84,6 +84,12 @@ class Progress:
                 f"remaining: {remaining}"
             )
 
+    def task_failed(
+        self, index: int, function: object, error: BaseException, attempt: int, retrying: bool
+    ) -> None:
+        """A task failed on its ``attempt``-th run (1 for the first); ``retrying`` when it will
+        run again. The runner reports every failure here; observers hear of it from here."""
+
     def finish(self) -> None:
         elapsed = format_seconds(time.monotonic() - self.started)
         done = f"{self.done:{self.width}d}"
