@@ -81,6 +81,7 @@ class parallel_config:
         prefer: str | None = None,
         require: str | None = None,
         inner_max_num_threads: int | None = None,
+        progress: Any = None,
         **backend_params: Any,
     ) -> None:
         validation.check_backend_spec(backend)
@@ -105,6 +106,7 @@ class parallel_config:
                 if inner_max_num_threads is not None
                 else None
             ),
+            "progress": validation.check_progress(progress) if progress is not None else None,
         }
         # None means "not set", except for max_nbytes and mmap_mode, where None disables
         # memory-mapping: those two use a marker for "not set" instead
@@ -178,6 +180,7 @@ _SHOWN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "prefer": None,
         "require": None,
         "inner_max_num_threads": None,
+        "progress": False,
     }
 )
 

@@ -14,3 +14,35 @@ hookimpl = pluggy.HookimplMarker("parjob")
 @hookspec
 def register_backends(register: Callable[..., Any]) -> None:
     """Call ``register(name, factory, contract=N)`` for each backend this plugin provides."""
+
+
+# -- watching a call (see ``parjob.observe``; docs/observability.md) ---------------------
+# Called in the process that runs the ``Parallel`` call, on every backend (``n_jobs=1``
+# included), in this order: ``call_started``, then ``batch_finished`` and ``task_failed``
+# as they happen, then ``call_finished``. With no implementation they cost nothing.
+
+
+@hookspec
+def call_started(call: Any) -> None:
+    """A ``Parallel`` call started: ``call`` is a :class:`parjob.observe.CallInfo`
+    (``backend``, ``n_jobs``, ``total`` tasks when the input has a length, ...)."""
+
+
+@hookspec
+def batch_finished(call: Any, batch: Any) -> None:
+    """A batch of ``call`` finished: ``batch`` is a :class:`parjob.observe.BatchInfo`
+    (``start``, ``tasks``, ``seconds``, ``worker``, ``began``, ``done`` so far)."""
+
+
+@hookspec
+def task_failed(
+    call: Any, index: int, function: Any, error: BaseException, attempt: int, retrying: bool
+) -> None:
+    """Task ``index`` of ``call`` raised ``error`` on its ``attempt``-th run (1 for the
+    first); ``retrying`` when it will run again."""
+
+
+@hookspec
+def call_finished(call: Any, summary: Any) -> None:
+    """``call`` ended (finished, failed, or a generator closed early): ``summary`` is its
+    :class:`parjob.summary.RunSummary`, the one ``Parallel.last_run`` gives."""

@@ -19,6 +19,7 @@ from parjob.nesting import nested_for
 from parjob.progress import Progress, write_line
 from parjob.runner import Run, run_inline, run_inline_list
 from parjob.selection import choose
+from parjob.summary import RunSummary
 from parjob.tasks import Task, forget_last_delayed
 from parjob.warn import warn_user
 
@@ -38,6 +39,9 @@ class Parallel:
     ``temp_folder``, ``max_nbytes``, ``mmap_mode``: memory-mapping of large arrays for
     process backends. Extra keyword arguments go to the backend. Use it as a context
     manager to keep one pool of workers across several calls.
+    ``progress``: a live bar counting tasks (``True``: tqdm when installed, else a plain
+    line), or a tqdm class, a bar object with ``update``, or a callable ``(done, total)``.
+    After a call, ``last_run`` summarizes it (see docs/observability.md).
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class Parallel:
         prefer: str | None = Default(None),  # type: ignore[assignment]
         require: str | None = Default(None),  # type: ignore[assignment]
         return_generator: bool | None = None,
+        progress: bool | Any = Default(False),  # noqa: B008
         **backend_kwargs: Any,
     ) -> None:
         settings = config.current()
@@ -71,6 +76,7 @@ class Parallel:
         self.batch_size = validation.check_batch_size(batch_size)
         self.prefer = validation.check_prefer(chosen(prefer, settings, "prefer"))
         self.require = validation.check_require(chosen(require, settings, "require"))
+        self.progress = validation.check_progress(chosen(progress, settings, "progress"))
         validation.check_prefer_with_require(self.prefer, self.require)
         self.settings = RunSettings(
             temp_folder=chosen(temp_folder, settings, "temp_folder"),
@@ -98,11 +104,22 @@ class Parallel:
         self._taken: Backend | None = None
         #: the unfinished generator of the last call (weakly: dropping it still cleans up)
         self._stream: weakref.ref[Generator[Any, None, None]] | None = None
+        #: the hub of the last call that ended (its summary is ``last_run``)
+        self._last: Progress | None = None
 
     @property
     def backend(self) -> Backend:
         """The backend instance this object runs on."""
         return self._backend
+
+    @property
+    def last_run(self) -> RunSummary | None:
+        """What the last call that ended did: tasks, batch sizes, where each worker's time
+        went, the slowest tasks, a timeline (``plot_timeline()``); None before any call."""
+        return self._last.summary() if self._last is not None else None
+
+    def _ended(self, progress: Progress) -> None:
+        self._last = progress
 
     def _effective_n_jobs(self) -> int:
         return self._backend.effective_n_jobs(self.n_jobs)
@@ -162,7 +179,29 @@ class Parallel:
         n_jobs = self._effective_n_jobs()
         total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
         self._progress_n_jobs = n_jobs
-        progress = Progress(self.verbose, n_jobs, total, self._print)
+        backend = self._backend
+        inline = n_jobs == 1 and backend.local
+        progress = Progress(
+            self.verbose,
+            n_jobs,
+            total,
+            self._print,
+            backend=backend.name,
+            bar=self.progress,
+            return_as=self.return_as,
+            inline=inline,
+        )
+        progress.on_end = self._ended
+        progress.begin()
+        try:
+            return self._run(tasks, total, n_jobs, progress)
+        except BaseException as exc:
+            progress.close(exc)
+            raise
+
+    def _run(
+        self, tasks: Iterator[Task], total: int | None, n_jobs: int, progress: Progress
+    ) -> Any:
         backend = self._backend
         if n_jobs == 1 and backend.local:
             if self.timeout is not None:
@@ -176,7 +215,7 @@ class Parallel:
                 tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
             if self.return_as == "list":
                 return run_inline_list(tasks, progress)
-            return self._finally(run_inline(tasks, progress), stop=False)
+            return self._finally(run_inline(tasks, progress), progress, stop=False)
         if not self._managed:
             self._take()
         try:
@@ -223,18 +262,26 @@ class Parallel:
                 return _in_order(run.batches())
             finally:
                 self._stop()
-        return self._finally(_flatten(run.batches()), abort=run.abort)
+        return self._finally(_flatten(run.batches()), progress, abort=run.abort)
 
     def _finally(
-        self, results: Iterator[Any], stop: bool = True, abort: Callable[[], None] | None = None
+        self,
+        results: Iterator[Any],
+        progress: Progress,
+        stop: bool = True,
+        abort: Callable[[], None] | None = None,
     ) -> Iterator[Any]:
-        stream = self._guarded(results, stop, abort)
+        stream = self._guarded(results, progress, stop, abort)
         next(stream)  # started, so closing or dropping it runs the clean-up
         self._stream = weakref.ref(stream)
         return stream
 
     def _guarded(
-        self, results: Iterator[Any], stop: bool, abort: Callable[[], None] | None
+        self,
+        results: Iterator[Any],
+        progress: Progress,
+        stop: bool,
+        abort: Callable[[], None] | None,
     ) -> Generator[Any, None, None]:
         try:
             yield None
@@ -242,6 +289,10 @@ class Parallel:
         except GeneratorExit:
             if abort is not None:  # closed or dropped early: cancel what is still queued
                 abort()
+            progress.close("the generator was closed before its end")
+            raise
+        except BaseException as exc:
+            progress.close(exc)
             raise
         finally:
             self._running = False

@@ -264,3 +264,8 @@ def describe(entry: BackendEntry) -> dict[str, Any]:
         "local": bool(getattr(factory, "local", True)),
         "interrupt": bool(getattr(factory, "can_interrupt", False)),
     }
+
+
+def current_registry() -> _Registry:
+    """The registry as it is now, loaded or not (``parjob.observe`` asks without loading)."""
+    return _registry

@@ -1,39 +1,40 @@
-"""The ``verbose`` progress lines, in joblib's layout (log parsers and tests read them).
+"""The call's observer hub: the runner reports here, observers hear of it from here.
 
-    [Parallel(n_jobs=2)]: Done   1 tasks      | elapsed:    0.6s
-    [Parallel(n_jobs=2)]: Done  10 out of  10 | elapsed:    1.4s finished
-
-Counts are as wide as the number of tasks when the input has a length, else 3 characters.
-Up to ``verbose=10`` lines come at growing intervals, more often the higher the level;
-above 10 every completed batch is reported. Lines go to stderr, or stdout from 50 on.
+One :class:`Progress` per ``Parallel`` call. The runner tells it when a batch finished
+(``add``), a task ran inline (``ran``), a task failed (``task_failed``) and the call
+finished (``finish``); ``Parallel`` tells it when the call ended otherwise (``close``).
+It keeps the numbers of ``Parallel.last_run`` (``parjob.summary.Recorder``) and notifies
+the call's observers: the ``verbose`` lines (``parjob.verbose``), the ``progress=`` bar
+(``parjob.bars``) and the plugins' lifecycle hooks (``parjob.observe``). With none of
+them, a batch costs a few additions and a task run inline nothing but its count.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
+from parjob import config
+from parjob.bars import make_bar
+from parjob.observe import BatchInfo, CallInfo, Observer, hook_relay, next_call_id
+from parjob.summary import Recorder, RunSummary
+from parjob.verbose import VerboseLines, format_seconds, write_line
+from parjob.warn import warn_user
+from parjob.workerid import worker_id
 
-def format_seconds(seconds: float) -> str:
-    """``"   1.4s"``, or ``" 2.5min"`` past a minute (joblib's ``short_format_time``)."""
-    if seconds > 60:
-        return f"{seconds / 60:4.1f}min"
-    return f" {seconds:5.1f}s"
+__all__ = ["Progress", "format_seconds", "write_line"]
 
-
-def write_line(verbose: int, line: str) -> None:
-    """Print one progress line where ``verbose`` sends it."""
-    print(line, file=sys.stdout if verbose >= 50 else sys.stderr, flush=True)
+#: tasks run inline are reported to observers in groups, at most this often
+INLINE_REPORT_SECONDS = 0.05
 
 
 class Progress:
-    """Counts finished tasks for one call and prints what ``verbose`` asks for.
+    """Counts finished tasks for one call and tells its observers.
 
-    ``write`` receives each message without its ``[Parallel(n_jobs=...)]: `` prefix
-    (``Parallel._print``, which a subclass may override, as joblib's allows); by default
-    the line is printed with it.
+    ``write`` receives each ``verbose`` message without its prefix (``Parallel._print``).
+    ``bar`` is the ``progress=`` setting. ``inline``: tasks run in the caller; plugins are
+    then not loaded just to look for observers (see ``parjob.observe.hook_relay``).
     """
 
     def __init__(
@@ -42,55 +43,207 @@ class Progress:
         n_jobs: int,
         known_total: int | None = None,
         write: Callable[[str], None] | None = None,
+        *,
+        backend: str = "",
+        bar: Any = False,
+        return_as: str = "list",
+        inline: bool = False,
     ) -> None:
-        self.verbose = verbose
-        self.prefix = f"[Parallel(n_jobs={n_jobs})]: "
         self.started = time.monotonic()
+        self.started_at = time.time()
+        self._perf0 = time.perf_counter()
+        self.verbose = verbose
         self.done = 0
-        #: the number of tasks, once known (the input's length, or when it ran out)
-        self.total: int | None = known_total
-        self.width = len(str(known_total)) if known_total else 3
-        self._write = write
-        self._next_report = 1
+        self._total = known_total
+        self.recorder = Recorder(backend, n_jobs, self.started_at)
+        self.lines = (
+            VerboseLines(verbose, n_jobs, known_total, write, self.started) if verbose else None
+        )
+        observers: list[Observer] = [self.lines] if self.lines is not None else []
+        shown = make_bar(bar, known_total, backend)
+        if shown is not None:
+            observers.append(shown)
+        relay = hook_relay(load=not inline)
+        if relay is not None:
+            observers.append(relay)
+        self.observers = observers
+        #: some observer listens: batches are described and inline tasks timed for it
+        self.watched = bool(observers)
+        self.call: CallInfo | None = None
+        if observers:
+            self.call = CallInfo(
+                next_call_id(),
+                backend,
+                n_jobs,
+                known_total,
+                return_as,
+                config.nesting_level(),
+                self.started_at,
+            )
+        #: called with this hub when the call ends (``Parallel`` keeps it for ``last_run``)
+        self.on_end: Callable[[Progress], None] | None = None
+        self._ended: float | None = None
+        self._error: str | None = None
+        self._summary: RunSummary | None = None
+        #: the task of each one-task batch in flight, for the slowest tasks' view
+        self._held: dict[int, Any] = {}
+        # tasks run inline since the last report to observers
+        self._chunk_start = 0
+        self._chunk_tasks = 0
+        self._chunk_busy = 0.0
+        self._chunk_began = 0.0
+        self._reported = self._perf0
+
+    # -- what the runner reports ---------------------------------------------------------
+    def begin(self) -> None:
+        """The call starts (observers hear ``started``)."""
+        if self.call is not None:
+            self._notify("started", self.call)
 
     def say(self, text: str) -> None:
-        if not self.verbose:
-            return
-        if self._write is not None:
-            self._write(text)
-        else:
-            write_line(self.verbose, self.prefix + text)
+        """A ``verbose`` message."""
+        if self.lines is not None:
+            self.lines.say(text)
 
-    def add(self, tasks: int) -> None:
-        self.done += tasks
-        if not self.verbose or self.done == self.total:
+    @property
+    def total(self) -> int | None:
+        """The number of tasks, once known (the input's length, or when it ran out)."""
+        return self._total
+
+    @total.setter
+    def total(self, total: int | None) -> None:
+        if total == self._total or total is None:
             return
-        if self.verbose <= 10:
-            if self.done < self._next_report:
-                return
-            # report again after a step that grows with progress, more slowly at higher verbosity
-            step = max(1, math.ceil(self.done * (11 - self.verbose) / 10))
-            self._next_report = self.done + step
-        elapsed = format_seconds(time.monotonic() - self.started)
-        width = self.width
-        if self.total is None:
-            pad = " " * (len("out of ") + width - len("tasks"))
-            self.say(f"Done {self.done:{width}d} tasks {pad}| elapsed: {elapsed}")
-        else:
-            seconds = time.monotonic() - self.started
-            remaining = format_seconds(seconds / self.done * (self.total - self.done))
-            self.say(
-                f"Done {self.done:{width}d} out of {self.total:{width}d} | elapsed: {elapsed} "
-                f"remaining: {remaining}"
+        self._total = total
+        if self.call is not None:
+            self._notify("total_known", total)
+
+    def sent(self, batch: Any) -> None:
+        """``batch`` is being dispatched: keep a one-task batch's task until it is back
+        (the runner releases tasks once they are encoded)."""
+        if batch.size == 1:
+            tasks = batch.tasks
+            if tasks:
+                self._held[batch.start] = tasks[0]
+
+    def add(self, tasks: int, outcome: Any = None, batch: Any = None) -> None:
+        """A batch finished with ``tasks`` results; ``outcome`` is its ``BatchResult``."""
+        self.done += tasks
+        if outcome is None or batch is None:
+            if self.call is not None:
+                self._notify(
+                    "batch", self.call, BatchInfo(0, tasks, 0.0, "", 0.0, self.done, self._total)
+                )
+            return
+        start = batch.start
+        held = self._held.pop(start, None) if self._held else None
+        seconds = outcome[1]
+        worker, began = (outcome[2], outcome[3]) if len(outcome) > 3 else ("", 0.0)
+        self.recorder.batch(start, tasks, seconds, worker, began)
+        if tasks and self.recorder.is_slow(seconds / tasks):
+            if held is None:
+                first = batch.tasks
+                held = first[0] if first else (batch.first_function, (), {})
+            self.recorder.slow(start, seconds / tasks, tasks, held)
+        if self.call is not None:
+            info = BatchInfo(start, tasks, seconds, worker, began, self.done, self._total)
+            self._notify("batch", self.call, info)
+
+    def ran(self, task: Any, index: int, began: float) -> None:
+        """Task ``index`` ran inline from ``began`` (``time.perf_counter()``) until now."""
+        self.done += 1
+        if self.call is None:
+            return
+        now = time.perf_counter()
+        seconds = now - began
+        if not self._chunk_tasks:
+            self._chunk_start = index
+            self._chunk_began = began
+        self._chunk_tasks += 1
+        self._chunk_busy += seconds
+        if self.recorder.is_slow(seconds):
+            self.recorder.slow(index, seconds, 1, task)
+        if now - self._reported >= INLINE_REPORT_SECONDS:
+            self._report_inline(now)
+
+    def _report_inline(self, now: float) -> None:
+        self._reported = now
+        tasks = self._chunk_tasks
+        if not tasks:
+            return
+        self._chunk_tasks = 0
+        began = self.started_at + (self._chunk_began - self._perf0)
+        seconds, self._chunk_busy = self._chunk_busy, 0.0
+        worker = worker_id()
+        self.recorder.batch(self._chunk_start, tasks, seconds, worker, began)
+        if self.call is not None:
+            info = BatchInfo(
+                self._chunk_start, tasks, seconds, worker, began, self.done, self._total
             )
+            self._notify("batch", self.call, info)
 
     def task_failed(
         self, index: int, function: object, error: BaseException, attempt: int, retrying: bool
     ) -> None:
         """A task failed on its ``attempt``-th run (1 for the first); ``retrying`` when it will
         run again. The runner reports every failure here; observers hear of it from here."""
+        self.recorder.failed(retrying)
+        if self.call is not None:
+            self._notify("failed", self.call, index, function, error, attempt, retrying)
 
-    def finish(self) -> None:
-        elapsed = format_seconds(time.monotonic() - self.started)
-        done = f"{self.done:{self.width}d}"
-        self.say(f"Done {done} out of {done} | elapsed: {elapsed} finished")
+    # -- the end -------------------------------------------------------------------------
+    def finish(self, done: int | None = None) -> None:
+        """The call finished (``done``: its task count, when not reported task by task)."""
+        if done is not None:
+            self.done = done
+        self._end(None)
+
+    def close(self, error: BaseException | str | None) -> None:
+        """The call ended without finishing: ``error`` raised, or a generator closed early.
+        Nothing when it already ended."""
+        if isinstance(error, BaseException):
+            text = f"{type(error).__name__}: {error}".rstrip(": ")
+            error = text if len(text) <= 200 else text[:197] + "..."
+        self._end(error or "stopped")
+
+    def _end(self, error: str | None) -> None:
+        if self._ended is not None:
+            return
+        self._ended = time.monotonic()
+        self._error = error
+        self._report_inline(time.perf_counter())
+        if error is None:
+            self.total = self.done  # an input without a length ended here
+        if self.recorder.batches == 0 and self.done:
+            # tasks run inline with nobody watching: one untimed span in the caller
+            self.recorder.batch(
+                0, self.done, self._ended - self.started, worker_id(), self.started_at
+            )
+        self._held.clear()
+        if self.call is not None:
+            wanted = any(observer.wants_summary for observer in self.observers)
+            self._notify("finished", self.call, self.summary() if wanted else None, error)
+        if self.on_end is not None:
+            self.on_end(self)
+
+    def summary(self) -> RunSummary:
+        """The call's :class:`~parjob.summary.RunSummary` (so far, while it runs)."""
+        if self._summary is not None:
+            return self._summary
+        ended = self._ended if self._ended is not None else time.monotonic()
+        summary = self.recorder.summary(ended - self.started, self._error)
+        if self._ended is not None:
+            self._summary = summary
+        return summary
+
+    def _notify(self, event: str, *args: Any) -> None:
+        for observer in list(self.observers):
+            try:
+                getattr(observer, event)(*args)
+            except Exception as exc:
+                # a broken progress callback or telemetry plugin must not end the user's run
+                self.observers.remove(observer)
+                warn_user(
+                    f"parjob: the observer {observer!r} raised {type(exc).__name__}: {exc} "
+                    f"(on {event}); it hears nothing more of this call"
+                )

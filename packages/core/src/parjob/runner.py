@@ -42,11 +42,15 @@ def run_inline(tasks: Iterator[Task], progress: Progress) -> Iterator[Any]:
     """Run every task in the caller, one at a time: ``n_jobs=1`` and the sequential backend."""
     index = 0
     func: Any = None
+    clock = time.perf_counter
     try:
-        for func, args, kwargs in tasks:
-            yield func(*args, **kwargs)
+        for task in tasks:
+            func, args, kwargs = task
+            began = clock()
+            result = func(*args, **kwargs)
+            progress.ran(task, index, began)
             index += 1
-            progress.add(1)
+            yield result
     except GeneratorExit:
         raise
     except BaseException as exc:
@@ -57,7 +61,7 @@ def run_inline(tasks: Iterator[Task], progress: Progress) -> Iterator[Any]:
 
 def run_inline_list(tasks: Iterator[Task], progress: Progress) -> list[Any]:
     """``run_inline`` for ``return_as="list"`` without the generator: tiny tasks stay cheap."""
-    if progress.verbose:
+    if progress.watched:
         return list(run_inline(tasks, progress))
     results: list[Any] = []
     append = results.append
@@ -68,6 +72,7 @@ def run_inline_list(tasks: Iterator[Task], progress: Progress) -> list[Any]:
     except BaseException as exc:
         _name_task(exc, len(results), func)
         raise
+    progress.finish(done=len(results))
     return results
 
 
@@ -245,6 +250,7 @@ class Run:
         futures = backend.submit_many([work for _, work in outbox])
         now = time.monotonic()
         for (batch, _), future in zip(outbox, futures, strict=True):
+            self.progress.sent(batch)
             if backend.serializes and batch.budget is None:
                 batch.release()
             self.inflight[future] = (batch, now)
@@ -273,13 +279,13 @@ class Run:
             raise WorkerCrashedError(
                 f"a worker failed while running {_describe(batch)}: {type(exc).__name__}: {exc}"
             ) from exc
-        results, seconds = outcome
+        results, seconds = outcome[0], outcome[1]
         self.batcher.record(len(results), seconds)
         if len(results) != len(batch):
             self._hand_back(batch, len(results))
         if batch.budget is not None:
             batch.release()
-        self.progress.add(len(results))
+        self.progress.add(len(results), outcome, batch)
         return batch, results
 
     def _hand_back(self, batch: Batch, done: int) -> None:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from parjob import config
 from parjob.errors import TaskFailure
+from parjob.workerid import worker_id
 
 Task = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
@@ -95,6 +96,9 @@ class BatchResult(NamedTuple):
 
     results: list[Any]
     seconds: float
+    #: which worker ran it (``parjob.workerid.worker_id``) and when it began (wall clock)
+    worker: str = ""
+    began: float = 0.0
 
 
 class Batch:
@@ -196,6 +200,7 @@ class Batch:
         func: Any = self._function
         failure = None
         began = time.perf_counter()
+        began_at = time.time()
         try:
             if self.budget is not None:
                 deadline = began + self.budget
@@ -218,7 +223,7 @@ class Batch:
             config.leave_worker(token)
         if failure is not None:
             raise failure  # outside the handler: no __context__ that would have to pickle
-        return BatchResult(results, time.perf_counter() - began)
+        return BatchResult(results, time.perf_counter() - began, worker_id(), began_at)
 
 
 class EncodedBatch:

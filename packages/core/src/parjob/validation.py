@@ -199,3 +199,15 @@ def _evaluate(node: ast.AST, n_jobs: int) -> float:
         operand = _evaluate(node.operand, n_jobs)
         return operand if isinstance(node.op, ast.UAdd) else -operand
     raise ValueError(f"only numbers, n_jobs and + - * / // are allowed, not {ast.dump(node)}")
+
+
+def check_progress(progress: Any) -> Any:
+    """``progress=``: a bool or None, a bar class, an object with ``update``, or a callable."""
+    if progress is None or isinstance(progress, bool):
+        return bool(progress)
+    if callable(progress) or hasattr(progress, "update"):
+        return progress
+    raise TypeError(
+        "progress must be True or False, a tqdm class, a progress bar object with an "
+        f"update(n) method, or a callable (done, total); got {progress!r}"
+    )

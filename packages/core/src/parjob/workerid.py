@@ -1,0 +1,17 @@
+"""Which worker ran a batch: ``"host:pid:thread"``, the same form on every backend."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+_host = socket.gethostname()
+
+
+def worker_id() -> str:
+    """This thread's id as a worker: host name, process id and native thread id.
+
+    Cheap enough to call once per batch (a forked process gets its own pid at once).
+    """
+    return f"{_host}:{os.getpid()}:{threading.get_native_id()}"
