@@ -110,7 +110,7 @@ class PlainLine(Bar):
         self.out = out if out is not None else sys.stderr
         self.total = total
         self.backend = backend
-        self.started = time.monotonic()
+        self._began = time.monotonic()
         self.done = 0
         terminal = getattr(self.out, "isatty", lambda: False)()
         self.end = "\r" if terminal else "\n"
@@ -132,7 +132,7 @@ class PlainLine(Bar):
         self._show(time.monotonic(), "\n", error)
 
     def _show(self, now: float, end: str, error: str | None = None) -> None:
-        elapsed = now - self.started
+        elapsed = now - self._began
         rate = self.done / elapsed if elapsed > 0 else 0.0
         if self.total:
             count = f"{self.done}/{self.total} tasks {self.done / self.total:4.0%}"

@@ -50,7 +50,7 @@ class VerboseLines(Observer):
     ) -> None:
         self.verbose = verbose
         self.prefix = f"[Parallel(n_jobs={n_jobs})]: "
-        self.started = started
+        self._began = started
         self.total = known_total
         self.width = len(str(known_total)) if known_total else 3
         self._write = write
@@ -76,7 +76,7 @@ class VerboseLines(Observer):
             # report again after a step that grows with progress, more slowly at higher verbosity
             step = max(1, math.ceil(done * (11 - self.verbose) / 10))
             self._next_report = done + step
-        seconds = time.monotonic() - self.started
+        seconds = time.monotonic() - self._began
         elapsed = format_seconds(seconds)
         width = self.width
         if self.total is None:
@@ -93,6 +93,6 @@ class VerboseLines(Observer):
         """The finishing line, when the call finished (not when it failed)."""
         if error is not None:
             return
-        elapsed = format_seconds(time.monotonic() - self.started)
+        elapsed = format_seconds(time.monotonic() - self._began)
         count = f"{self.done:{self.width}d}"
         self.say(f"Done {count} out of {count} | elapsed: {elapsed} finished")
