@@ -25,7 +25,8 @@ from parjob.workerid import worker_id
 
 __all__ = ["Progress", "format_seconds", "write_line"]
 
-#: tasks run inline are reported to observers in groups, at most this often
+#: tasks run inline are reported to observers in groups, at most this often (one by one
+#: when they are handed out one by one, to a generator's consumer)
 INLINE_REPORT_SECONDS = 0.05
 
 
@@ -93,6 +94,7 @@ class Progress:
         self._chunk_busy = 0.0
         self._chunk_began = 0.0
         self._reported = self._perf0
+        self._report_every = INLINE_REPORT_SECONDS if return_as == "list" else 0.0
 
     # -- what the runner reports ---------------------------------------------------------
     def begin(self) -> None:
@@ -163,7 +165,7 @@ class Progress:
         self._chunk_busy += seconds
         if self.recorder.is_slow(seconds):
             self.recorder.slow(index, seconds, 1, task)
-        if now - self._reported >= INLINE_REPORT_SECONDS:
+        if now - self._reported >= self._report_every:
             self._report_inline(now)
 
     def _report_inline(self, now: float) -> None:
