@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -21,11 +22,13 @@ from parjob import config
 from parjob.observe import BatchInfo, CallInfo, Observer
 from parjob.summary import RunSummary
 
-_open = threading.local()
+#: bars open, by the thread that opened them
+_open: Counter[int] = Counter()
+_lock = threading.Lock()
 
 
 def _bars_open() -> int:
-    return getattr(_open, "count", 0)
+    return _open[threading.get_ident()]
 
 
 def make_bar(option: Any, total: int | None, backend: str) -> Observer | None:
@@ -48,20 +51,34 @@ def make_bar(option: Any, total: int | None, backend: str) -> Observer | None:
 
 
 def _opened(bar: Bar) -> Bar:
-    _open.count = _bars_open() + 1
+    bar.thread = threading.get_ident()
+    with _lock:
+        _open[bar.thread] += 1
     return bar
 
 
 class Bar(Observer):
     """A bar: opened when made, closed (once) when the call ends."""
 
+    thread: int | None = None
     _closed = False
 
     def finished(self, call: CallInfo, summary: RunSummary | None, error: str | None) -> None:
+        self.release()
         if not self._closed:
             self._closed = True
-            _open.count = max(_bars_open() - 1, 0)
             self.close(error)
+
+    def release(self) -> bool:
+        """No longer count this bar as open; False when it was not."""
+        thread, self.thread = self.thread, None
+        if thread is None:
+            return False
+        with _lock:
+            _open[thread] -= 1
+            if _open[thread] <= 0:
+                del _open[thread]
+        return True
 
     def close(self, error: str | None) -> None:
         pass

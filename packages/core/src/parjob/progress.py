@@ -11,12 +11,13 @@ them, a batch costs a few additions and a task run inline nothing but its count.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 from parjob import config
-from parjob.bars import make_bar
+from parjob.bars import Bar, make_bar
 from parjob.observe import BatchInfo, CallInfo, Observer, hook_relay, next_call_id
 from parjob.summary import Recorder, RunSummary
 from parjob.verbose import VerboseLines, format_seconds, write_line
@@ -245,6 +246,9 @@ class Progress:
             except Exception as exc:
                 # a broken progress callback or telemetry plugin must not end the user's run
                 self.observers.remove(observer)
+                if isinstance(observer, Bar):
+                    with contextlib.suppress(Exception):
+                        observer.finished(self.call, None, f"{type(exc).__name__}: {exc}")  # type: ignore[arg-type]
                 warn_user(
                     f"parjob: the observer {observer!r} raised {type(exc).__name__}: {exc} "
                     f"(on {event}); it hears nothing more of this call"

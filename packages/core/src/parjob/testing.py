@@ -400,8 +400,8 @@ class BackendConformance:
         assert max(b.done for b in batches) == 40
         (summary,) = recording.of("finished")
         assert summary.tasks == 40 and summary.error is None
-        assert [event for event, _ in recording.events][0] == "started"
-        assert [event for event, _ in recording.events][-1] == "finished"
+        order = [event for event, _ in recording.events]
+        assert order[0] == "started" and order[-1] == "finished"
 
     def test_hooks_hear_of_a_failed_call(self, configured: None, recording: Recording) -> None:
         with pytest.raises(ValueError):
