@@ -205,15 +205,25 @@ def test_task_failed_reaches_the_hooks_and_the_summary() -> None:
 
 
 def test_inline_slowest_tasks_and_where_time_went() -> None:
-    parallel = Parallel(n_jobs=1, progress=lambda done, total: None)
+    # a generator's consumer gets results one by one: each task is timed on its own
+    parallel = Parallel(n_jobs=1, progress=lambda done, total: None, return_as="generator")
     delays = [0.0, 0.03, 0.0, 0.06, 0.0]
-    parallel(delayed(sleep_then)(i, d) for i, d in enumerate(delays))
+    list(parallel(delayed(sleep_then)(i, d) for i, d in enumerate(delays)))
     run = parallel.last_run
     assert run is not None and run.tasks == 5
     assert [task.index for task in run.slowest[:2]] == [3, 1]
     assert run.slowest[0].call == "sleep_then(3, 0.06)"
     (worker,) = run.workers.values()
     assert worker.working >= 0.09 and worker.starting <= run.elapsed
+
+
+def test_inline_tasks_in_a_list_are_timed_in_groups() -> None:
+    parallel = Parallel(n_jobs=1, progress=lambda done, total: None)
+    parallel(delayed(sleep_then)(i, 0.0) for i in range(1000))
+    run = parallel.last_run
+    assert run is not None and run.tasks == 1000 and run.batches < 100
+    assert sum(size * count for size, count in run.batch_sizes.items()) == 1000
+    assert any("average of" in task.call for task in run.slowest)
 
 
 def test_slowest_tasks_of_one_task_batches_keep_their_arguments() -> None:

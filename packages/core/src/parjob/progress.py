@@ -12,12 +12,14 @@ them, a batch costs a few additions and a task run inline nothing but its count.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 from parjob import config
 from parjob.bars import Bar, make_bar
+from parjob.errors import function_name
 from parjob.observe import BatchInfo, CallInfo, Observer, hook_relay, next_call_id
 from parjob.summary import Recorder, RunSummary
 from parjob.verbose import VerboseLines, format_seconds, write_line
@@ -89,13 +91,13 @@ class Progress:
         self._summary: RunSummary | None = None
         #: the task of each one-task batch in flight, for the slowest tasks' view
         self._held: dict[int, Any] = {}
-        # tasks run inline since the last report to observers
-        self._chunk_start = 0
-        self._chunk_tasks = 0
-        self._chunk_busy = 0.0
-        self._chunk_began = 0.0
-        self._reported = self._perf0
+        # tasks run inline: reported in groups (``ran_until``), when something watches
         self._report_every = INLINE_REPORT_SECONDS if return_as == "list" else 0.0
+        self._inline = inline
+        self._inline_done = 0
+        self._inline_clock = self._perf0
+        #: the inline task count at which to report next
+        self.next_report: float = 1 if self.watched else math.inf
 
     # -- what the runner reports ---------------------------------------------------------
     def begin(self) -> None:
@@ -152,38 +154,36 @@ class Progress:
             info = BatchInfo(start, tasks, seconds, worker, began, self.done, self._total)
             self._notify("batch", self.call, info)
 
-    def ran(self, task: Any, index: int, began: float) -> None:
-        """Task ``index`` ran inline from ``began`` (``time.perf_counter()``) until now."""
-        self.done += 1
-        if self.call is None:
-            return
+    def ran_until(self, index: int, task: Any, began: float | None = None) -> float:
+        """Tasks run inline up to ``index`` (exclusive) finished, the last being ``task``
+        (run from ``began``, a ``time.perf_counter()``, when given). Returns the count at
+        which to report next: groups last about ``INLINE_REPORT_SECONDS`` (one task each
+        for a generator's consumer, which gets results one by one)."""
         now = time.perf_counter()
-        seconds = now - began
-        if not self._chunk_tasks:
-            self._chunk_start = index
-            self._chunk_began = began
-        self._chunk_tasks += 1
-        self._chunk_busy += seconds
-        if self.recorder.is_slow(seconds):
-            self.recorder.slow(index, seconds, 1, task)
-        if now - self._reported >= self._report_every:
-            self._report_inline(now)
-
-    def _report_inline(self, now: float) -> None:
-        self._reported = now
-        tasks = self._chunk_tasks
-        if not tasks:
-            return
-        self._chunk_tasks = 0
-        began = self.started_at + (self._chunk_began - self._perf0)
-        seconds, self._chunk_busy = self._chunk_busy, 0.0
+        first = self._inline_done
+        tasks = index - first
+        if tasks <= 0:
+            return self.next_report
+        seconds = now - began if tasks == 1 and began is not None else now - self._inline_clock
+        group_began = now - seconds
+        self._inline_done = index
+        self._inline_clock = now
+        self.done = index
+        each = seconds / tasks
+        if self.recorder.is_slow(each):
+            self.recorder.slow(first, each, tasks, task if tasks == 1 else _group(task, tasks))
         worker = worker_id()
-        self.recorder.batch(self._chunk_start, tasks, seconds, worker, began)
+        began_at = self.started_at + (group_began - self._perf0)
+        self.recorder.batch(first, tasks, seconds, worker, began_at)
         if self.call is not None:
-            info = BatchInfo(
-                self._chunk_start, tasks, seconds, worker, began, self.done, self._total
-            )
+            info = BatchInfo(first, tasks, seconds, worker, began_at, index, self._total)
             self._notify("batch", self.call, info)
+        if self._report_every and each > 0:
+            size = max(1, min(int(self._report_every / each), tasks * 8))
+        else:
+            size = 1
+        self.next_report = index + size
+        return self.next_report
 
     def task_failed(
         self, index: int, function: object, error: BaseException, attempt: int, retrying: bool
@@ -214,7 +214,8 @@ class Progress:
             return
         self._ended = time.monotonic()
         self._error = error
-        self._report_inline(time.perf_counter())
+        if self._inline and self.watched and self.done > self._inline_done:
+            self.ran_until(self.done, None)  # the last group of inline tasks
         if error is None:
             self.total = self.done  # an input without a length ended here
         if self.recorder.batches == 0 and self.done:
@@ -253,3 +254,9 @@ class Progress:
                     f"parjob: the observer {observer!r} raised {type(exc).__name__}: {exc} "
                     f"(on {event}); it hears nothing more of this call"
                 )
+
+
+def _group(task: Any, tasks: int) -> str:
+    """How the slowest list shows a group of tasks timed together."""
+    name = function_name(task[0]) if task else "?"
+    return f"{name}(...) (average of {tasks} tasks)"

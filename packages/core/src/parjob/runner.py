@@ -43,32 +43,40 @@ def run_inline(tasks: Iterator[Task], progress: Progress) -> Iterator[Any]:
     index = 0
     func: Any = None
     clock = time.perf_counter
+    report = progress.next_report  # when to tell the progress hub (never, unless watched)
     try:
         for task in tasks:
             func, args, kwargs = task
             began = clock()
             result = func(*args, **kwargs)
-            progress.ran(task, index, began)
             index += 1
+            if index >= report:
+                report = progress.ran_until(index, task, began)
             yield result
     except GeneratorExit:
         raise
     except BaseException as exc:
         _name_task(exc, index, func)
         raise
-    progress.finish()
+    progress.finish(done=index)
 
 
 def run_inline_list(tasks: Iterator[Task], progress: Progress) -> list[Any]:
     """``run_inline`` for ``return_as="list"`` without the generator: tiny tasks stay cheap."""
-    if progress.watched:
-        return list(run_inline(tasks, progress))
     results: list[Any] = []
     append = results.append
     func: Any = None
     try:
-        for func, args, kwargs in tasks:
-            append(func(*args, **kwargs))
+        if progress.watched:  # tell the progress hub now and then
+            report = progress.next_report
+            for task in tasks:
+                func, args, kwargs = task
+                append(func(*args, **kwargs))
+                if len(results) >= report:
+                    report = progress.ran_until(len(results), task)
+        else:
+            for func, args, kwargs in tasks:
+                append(func(*args, **kwargs))
     except BaseException as exc:
         _name_task(exc, len(results), func)
         raise

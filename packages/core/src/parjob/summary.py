@@ -184,9 +184,12 @@ class Recorder:
         """Offer a task (or a batch's average per task) to the slowest list."""
         if not self.is_slow(seconds):
             return
-        call = short_call(task) if task is not None else "?"
-        if tasks > 1:
-            call += f" and {tasks - 1} more"
+        if isinstance(task, str):
+            call = task
+        else:
+            call = short_call(task) if task is not None else "?"
+            if tasks > 1:
+                call += f" and {tasks - 1} more"
         entry = (seconds, next(self._order), index, tasks, call)
         if len(self._slowest) < SLOWEST:
             heapq.heappush(self._slowest, entry)
