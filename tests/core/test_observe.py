@@ -43,10 +43,8 @@ class FakeBar:
 
 @pytest.fixture
 def fake_tqdm(monkeypatch: pytest.MonkeyPatch) -> list[FakeBar]:
-    import tqdm.auto
-
     FakeBar.made = []
-    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
+    monkeypatch.setattr("parjob.bars._tqdm", lambda: FakeBar)
     return FakeBar.made
 
 
@@ -77,6 +75,14 @@ def test_a_tqdm_class_and_a_bar_object(fake_tqdm: list[FakeBar]) -> None:
             [delayed(square)(i) for i in range(10)]
         )
     assert mine.n == 20 and not mine.closed
+
+
+def test_progress_true_picks_tqdm() -> None:
+    import tqdm
+
+    from parjob.bars import _tqdm
+
+    assert issubclass(_tqdm(), tqdm.tqdm)
 
 
 def test_the_plain_line_when_tqdm_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,7 +39,7 @@ def make_bar(option: Any, total: int | None, backend: str) -> Observer | None:
         if _bars_open() or config.nesting_level() > 0:
             return None
         try:
-            from tqdm.auto import tqdm
+            tqdm = _tqdm()
         except ImportError:
             return _opened(PlainLine(total, backend))
         return _opened(TqdmBar(tqdm, total, backend))
@@ -48,6 +48,16 @@ def make_bar(option: Any, total: int | None, backend: str) -> Observer | None:
     if hasattr(option, "update"):
         return _opened(UserBar(option))
     return _opened(Callback(option))
+
+
+def _tqdm() -> Any:
+    """tqdm's bar class: its notebook widget under IPython (``tqdm.auto``), else the
+    terminal one (``tqdm.auto`` would import asyncio too)."""
+    if "IPython" in sys.modules:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
 
 
 def _opened(bar: Bar) -> Bar:

@@ -8,6 +8,7 @@ own exception, naming a crashed worker's tasks, cancellation, and progress lines
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import operator
 import pickle
@@ -67,13 +68,16 @@ def run_inline_list(tasks: Iterator[Task], progress: Progress) -> list[Any]:
     append = results.append
     func: Any = None
     try:
-        if progress.watched:  # tell the progress hub now and then
-            report = progress.next_report
-            for task in tasks:
-                func, args, kwargs = task
-                append(func(*args, **kwargs))
-                if len(results) >= report:
-                    report = progress.ran_until(len(results), task)
+        if progress.watched:  # tell the progress hub after each group of tasks
+            report = int(progress.next_report)
+            task: Any = None
+            while True:
+                for task in itertools.islice(tasks, report - len(results)):
+                    func, args, kwargs = task
+                    append(func(*args, **kwargs))
+                if len(results) < report:
+                    break  # the input ran out
+                report = int(progress.ran_until(len(results), task))
         else:
             for func, args, kwargs in tasks:
                 append(func(*args, **kwargs))
