@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,17 @@ def test_demo_with_only_the_core_names_the_plugins() -> None:
     assert "threading" in done.stdout and "sequential" in done.stdout
     assert 'pip install "parjob[loky]"' in done.stdout
     assert 'pip install "parjob[dask]"' in done.stdout
+
+
+def test_demo_saves_a_timeline_and_shows_bars(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "timeline.png"
+    argv = ["demo", "--quick", "--backend", "threading", "--timeline", str(picture)]
+    assert main([*argv, "--timeline-backend", "threading"]) == 0
+    captured = capsys.readouterr()
+    assert picture.stat().st_size > 1000
+    assert f"timeline saved to {picture}" in captured.out
+    assert "workers busy" in captured.out and "slowest tasks:" in captured.out
+    assert "5000/5000" in captured.err  # the bars, on stderr

@@ -89,7 +89,7 @@ class Progress:
         self._ended: float | None = None
         self._error: str | None = None
         self._summary: RunSummary | None = None
-        #: the task of each one-task batch in flight, for the slowest tasks' view
+        #: the first task of each batch in flight, for the slowest tasks' view
         self._held: dict[int, Any] = {}
         # tasks run inline: reported in groups (``ran_until``), when something watches
         self._report_every = INLINE_REPORT_SECONDS if return_as == "list" else 0.0
@@ -124,12 +124,11 @@ class Progress:
             self._notify("total_known", total)
 
     def sent(self, batch: Any) -> None:
-        """``batch`` is being dispatched: keep a one-task batch's task until it is back
-        (the runner releases tasks once they are encoded)."""
-        if batch.size == 1:
-            tasks = batch.tasks
-            if tasks:
-                self._held[batch.start] = tasks[0]
+        """``batch`` is being dispatched: keep its first task until it is back, for the
+        slowest tasks' view (the runner releases a batch's tasks once they are sent)."""
+        tasks = batch.tasks
+        if tasks:
+            self._held[batch.start] = tasks[0]
 
     def add(self, tasks: int, outcome: Any = None, batch: Any = None) -> None:
         """A batch finished with ``tasks`` results; ``outcome`` is its ``BatchResult``."""

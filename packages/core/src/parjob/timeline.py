@@ -93,6 +93,9 @@ def plot(summary: RunSummary, path: Any = None, ax: Any = None) -> Any:
     ax.set_yticks(range(len(workers)), [names[worker] for worker in workers])
     ax.set_xlim(0, max(summary.elapsed, 1e-6))
     ax.set_xlabel("seconds since the call began")
+    ax.set_ylabel(
+        "worker (pid:thread)" if len({w.split(":", 1)[0] for w in workers}) == 1 else "worker"
+    )
     ax.set_title(
         f"{summary.tasks} tasks in {summary.batches} batches on {summary.backend} "
         f"(n_jobs={summary.n_jobs}), busy {summary.busy:.0%}"
