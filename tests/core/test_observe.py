@@ -16,7 +16,8 @@ from parjob.bars import PlainLine
 from parjob.hookspecs import hookimpl
 from parjob.observe import BatchInfo, add_observer, remove_observer
 from parjob.progress import Progress
-from parjob.testing import Recording, sleep_then, square
+from parjob.testing import sleep_then, square
+from parjob.testing_observe import Recording
 
 
 class FakeBar:
