@@ -104,15 +104,8 @@ class HookRelay(Observer):
     def batch(self, call: CallInfo, batch: BatchInfo) -> None:
         self.hook.batch_finished(call=call, batch=batch)
 
-    def failed(
-        self,
-        call: CallInfo,
-        index: int,
-        function: Any,
-        error: BaseException,
-        attempt: int,
-        retrying: bool,
-    ) -> None:
+    def failed(self, call: CallInfo, *event: Any) -> None:
+        index, function, error, attempt, retrying = event
         self.hook.task_failed(
             call=call,
             index=index,
