@@ -123,8 +123,11 @@ def hook_relay(load: bool = True) -> HookRelay | None:
     """A relay to the observing plugins, or None when no plugin implements a hook.
 
     ``load=False``: only when plugins are already loaded (calls that run inline without
-    choosing a backend skip plugin discovery, which costs tens of milliseconds).
+    choosing a backend skip plugin discovery, which costs tens of milliseconds). The
+    answer is cached until plugins are loaded anew or :func:`add_observer` /
+    :func:`remove_observer` change them.
     """
+    global _cached
     from parjob import plugins
 
     registry = plugins.current_registry()
@@ -132,27 +135,40 @@ def hook_relay(load: bool = True) -> HookRelay | None:
         if not load:
             return None
         registry = plugins._load()
+    key = (registry, _changes)
+    if _cached[0] == key:
+        return _cached[1]
     manager = registry.manager
-    if manager is None:
-        return None
-    hook = manager.hook
-    if any(getattr(hook, name).get_hookimpls() for name in _HOOKS):
-        return HookRelay(hook)
-    return None
+    relay = None
+    if manager is not None:
+        hook = manager.hook
+        if any(getattr(hook, name).get_hookimpls() for name in _HOOKS):
+            relay = HookRelay(hook)
+    _cached = (key, relay)
+    return relay
+
+
+#: how many times observers were added or removed (the cache of hook_relay's answer)
+_changes = 0
+_cached: tuple[Any, HookRelay | None] = (None, None)
 
 
 def add_observer(plugin: object, name: str | None = None) -> None:
     """Register ``plugin`` (an object or module with ``@parjob.hookimpl`` methods) so it
     hears of every call from now on, as an installed plugin would."""
+    global _changes
     from parjob import plugins
 
     plugins._load().manager.register(plugin, name=name)  # type: ignore[union-attr]
+    _changes += 1
 
 
 def remove_observer(plugin: object) -> None:
     """Stop ``plugin`` (registered with :func:`add_observer`) hearing of calls."""
+    global _changes
     from parjob import plugins
 
     manager = plugins._load().manager
     if manager is not None and manager.is_registered(plugin):
         manager.unregister(plugin)
+    _changes += 1

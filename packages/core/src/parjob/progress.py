@@ -140,15 +140,12 @@ class Progress:
                 )
             return
         start = batch.start
-        held = self._held.pop(start, None) if self._held else None
         seconds = outcome[1]
         worker, began = (outcome[2], outcome[3]) if len(outcome) > 3 else ("", 0.0)
-        self.recorder.batch(start, tasks, seconds, worker, began)
-        if tasks and self.recorder.is_slow(seconds / tasks):
-            if held is None:
-                first = batch.tasks
-                held = first[0] if first else (batch.first_function, (), {})
-            self.recorder.slow(start, seconds / tasks, tasks, held)
+        first = self._held.pop(start, None)
+        if first is None:  # not sent through ``sent``: name its function at least
+            first = (batch.first_function, (), {})
+        self.recorder.batch(start, tasks, seconds, worker, began, first)
         if self.call is not None:
             info = BatchInfo(start, tasks, seconds, worker, began, self.done, self._total)
             self._notify("batch", self.call, info)
@@ -217,11 +214,6 @@ class Progress:
             self.ran_until(self.done, None)  # the last group of inline tasks
         if error is None:
             self.total = self.done  # an input without a length ended here
-        if self.recorder.batches == 0 and self.done:
-            # tasks run inline with nobody watching: one untimed span in the caller
-            self.recorder.batch(
-                0, self.done, self._ended - self.started, worker_id(), self.started_at
-            )
         self._held.clear()
         if self.call is not None:
             wanted = any(observer.wants_summary for observer in self.observers)
@@ -234,6 +226,9 @@ class Progress:
         if self._summary is not None:
             return self._summary
         ended = self._ended if self._ended is not None else time.monotonic()
+        if self.recorder.batches == 0 and self.done:
+            # tasks run inline with nobody watching: one untimed span in the caller
+            self.recorder.batch(0, self.done, ended - self.started, worker_id(), self.started_at)
         summary = self.recorder.summary(ended - self.started, self._error)
         if self._ended is not None:
             self._summary = summary

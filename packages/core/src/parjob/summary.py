@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import itertools
 import reprlib
-from collections import Counter
 from typing import Any
 
 from parjob.errors import function_name
@@ -148,21 +146,34 @@ class Recorder:
         self.started = started
         self.tasks = 0
         self.batches = 0
-        self.sizes: Counter[int] = Counter()
+        self.sizes: dict[int, int] = {}
         #: worker -> [first began (wall), working seconds, batches, tasks]
         self.workers: dict[str, list[float]] = {}
         self.spans: list[tuple[str, float, float, int, int]] = []
         self.spans_dropped = 0
         self.failures = 0
         self.retries = 0
-        self._slowest: list[tuple[float, int, int, int, str]] = []
-        self._order = itertools.count()
+        self._slowest: list[tuple[float, int, int, int, Any]] = []
+        self._offered = 0
 
-    def batch(self, start: int, tasks: int, seconds: float, worker: str, began: float) -> None:
-        """A batch of ``tasks`` ran ``seconds`` on ``worker`` from ``began`` (wall clock)."""
+    def batch(
+        self,
+        start: int,
+        tasks: int,
+        seconds: float,
+        worker: str,
+        began: float,
+        first: Any = None,
+    ) -> None:
+        """A batch of ``tasks`` ran ``seconds`` on ``worker`` from ``began`` (wall clock);
+        ``first`` (its first task) enters the slowest list when the batch was slow."""
+        if first is not None and tasks:
+            each = seconds / tasks
+            if len(self._slowest) < SLOWEST or each > self._slowest[0][0]:
+                self.slow(start, each, tasks, first)
         self.tasks += tasks
         self.batches += 1
-        self.sizes[tasks] += 1
+        self.sizes[tasks] = self.sizes.get(tasks, 0) + 1
         held = self.workers.get(worker)
         if held is None:
             self.workers[worker] = [began, seconds, 1, tasks]
@@ -181,16 +192,13 @@ class Recorder:
         return len(self._slowest) < SLOWEST or seconds > self._slowest[0][0]
 
     def slow(self, index: int, seconds: float, tasks: int, task: Any) -> None:
-        """Offer a task (or a batch's average per task) to the slowest list."""
+        """Offer a task (or a batch's average per task) to the slowest list. ``task`` is
+        the (first) task, or already the text to show; it is kept (only the slowest few
+        are) and shown at the end, so a call pays nothing for views it never shows."""
         if not self.is_slow(seconds):
             return
-        if isinstance(task, str):
-            call = task
-        else:
-            call = short_call(task) if task is not None else "?"
-            if tasks > 1:
-                call += f" and {tasks - 1} more"
-        entry = (seconds, next(self._order), index, tasks, call)
+        self._offered += 1
+        entry = (seconds, self._offered, index, tasks, task)
         if len(self._slowest) < SLOWEST:
             heapq.heappush(self._slowest, entry)
         else:
@@ -211,8 +219,8 @@ class Recorder:
                 worker, int(batches), int(tasks), starting, working, waiting
             )
         slowest = [
-            SlowTask(index, seconds, tasks, call)
-            for seconds, _, index, tasks, call in sorted(self._slowest, reverse=True)
+            SlowTask(index, seconds, tasks, _view(task, tasks))
+            for seconds, _, index, tasks, task in sorted(self._slowest, reverse=True)
         ]
         spans = [
             BatchSpan(worker, max(began - self.started, 0.0) if began else 0.0, s, start, n)
@@ -234,3 +242,10 @@ class Recorder:
             spans_dropped=self.spans_dropped,
             started=self.started,
         )
+
+
+def _view(task: Any, tasks: int) -> str:
+    if isinstance(task, str):
+        return task
+    call = short_call(task) if task is not None else "?"
+    return call + (f" and {tasks - 1} more" if tasks > 1 else "")
