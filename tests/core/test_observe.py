@@ -272,3 +272,24 @@ def test_verbose_still_prints_with_a_bar(fake_tqdm: list[FakeBar], capsys: Any) 
         )
     assert capsys.readouterr().err.rstrip().endswith("finished")
     assert fake_tqdm[0].n == 10
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_parallel_is_freed_without_the_garbage_collector(
+    n_jobs: int, fake_tqdm: list[FakeBar]
+) -> None:
+    # last_run must not tie the Parallel into a cycle: a backend it holds would then live
+    # (and keep its workers) until the collector runs
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        parallel = Parallel(n_jobs=n_jobs, backend="threading", verbose=1, progress=True)
+        parallel(delayed(square)(i) for i in range(20))
+        assert parallel.last_run is not None
+        ref = weakref.ref(parallel)
+        del parallel
+        assert ref() is None
+    finally:
+        gc.enable()

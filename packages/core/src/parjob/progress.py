@@ -215,11 +215,17 @@ class Progress:
         if error is None:
             self.total = self.done  # an input without a length ended here
         self._held.clear()
+        self.recorder.settle()
         if self.call is not None:
             wanted = any(observer.wants_summary for observer in self.observers)
             self._notify("finished", self.call, self.summary() if wanted else None, error)
-        if self.on_end is not None:
-            self.on_end(self)
+        # the hub outlives the call as ``last_run``: it keeps no reference to the caller
+        # (``on_end``, ``Parallel._print``), the observers or any task
+        on_end, self.on_end = self.on_end, None
+        self.observers = []
+        self.lines = None
+        if on_end is not None:
+            on_end(self)
 
     def summary(self) -> RunSummary:
         """The call's :class:`~parjob.summary.RunSummary` (so far, while it runs)."""

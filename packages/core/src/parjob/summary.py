@@ -20,6 +20,8 @@ from parjob.errors import function_name
 MAX_SPANS = 10_000
 #: slowest tasks kept
 SLOWEST = 5
+#: batches shorter than this show only their function's name among the slowest
+_VIEWED_SECONDS = 1e-3
 
 _repr = reprlib.Repr()
 _repr.maxstring = 24
@@ -194,7 +196,7 @@ class Recorder:
     def slow(self, index: int, seconds: float, tasks: int, task: Any) -> None:
         """Offer a task (or a batch's average per task) to the slowest list. ``task`` is
         the (first) task, or already the text to show; it is kept (only the slowest few
-        are) and shown at the end, so a call pays nothing for views it never shows."""
+        are) until ``settle`` turns it into text at the end of the call."""
         if not self.is_slow(seconds):
             return
         self._offered += 1
@@ -203,6 +205,15 @@ class Recorder:
             heapq.heappush(self._slowest, entry)
         else:
             heapq.heapreplace(self._slowest, entry)
+
+    def settle(self) -> None:
+        """The call ended: views of the slowest tasks replace the tasks themselves, so
+        ``last_run`` keeps no argument alive. Batches under ``_VIEWED_SECONDS`` show only
+        their function's name (a call of tiny tasks pays nothing for views)."""
+        self._slowest = [
+            (seconds, order, index, tasks, _view(task, tasks, seconds * tasks))
+            for seconds, order, index, tasks, task in self._slowest
+        ]
 
     def failed(self, retrying: bool) -> None:
         if retrying:
@@ -244,8 +255,13 @@ class Recorder:
         )
 
 
-def _view(task: Any, tasks: int) -> str:
+def _view(task: Any, tasks: int, seconds: float = _VIEWED_SECONDS) -> str:
     if isinstance(task, str):
         return task
-    call = short_call(task) if task is not None else "?"
+    if task is None:
+        call = "?"
+    elif seconds < _VIEWED_SECONDS:
+        call = f"{function_name(task[0])}(...)"
+    else:
+        call = short_call(task)
     return call + (f" and {tasks - 1} more" if tasks > 1 else "")
