@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 # takes about a second, and this module is imported whenever the backend class is.
 
 from parjob.cpu import cpu_count
+from parjob.mainguard import check_main_guard
 
 _lock = threading.Lock()
 _embedded: tuple[LocalCluster, Client] | None = None
@@ -247,8 +248,12 @@ def embedded_client() -> Client:
 
 
 def _start_local_cluster() -> LocalCluster:
+    import dask
     from distributed import LocalCluster
 
+    method = dask.config.get("distributed.worker.multiprocessing-method", "spawn")
+    if method != "fork":  # its nannies' workers import the main script again
+        check_main_guard(f"parjob's local dask cluster (workers started with {method!r})")
     return isolated(
         LocalCluster,
         n_workers=cpu_count(),
