@@ -134,6 +134,24 @@ def find_client(client: Any = None) -> Client:
     return embedded_client()
 
 
+def will_start_embedded(client: Any = None) -> bool:
+    """Whether :func:`find_client` with ``client`` would start parjob's own cluster now."""
+    if client is not None or in_worker():
+        return False
+    import dask
+    from distributed import Client
+
+    try:
+        Client.current(allow_global=True)
+    except ValueError:
+        pass
+    else:
+        return False
+    if dask.config.get("scheduler-address", None):
+        return False
+    return _embedded is None or not usable(_embedded[1])
+
+
 def direct(client: Client) -> bool | None:
     """Whether to send scattered data straight to the workers rather than via the scheduler.
 
@@ -239,6 +257,9 @@ def embedded_client() -> Client:
         try:
             # our workers are reachable: fetch results and send data without a detour
             client = isolated(Client, cluster, set_as_default=False, direct_to_workers=True)
+            from parjob_dask.quiet import QuietTaskErrors
+
+            isolated(client.register_plugin, QuietTaskErrors())  # errors reach the caller once
         except BaseException:
             cluster.close()
             raise
