@@ -64,6 +64,9 @@ def run_demo(out: TextIO, only: Sequence[str] | None = None, quick: bool = False
         if status != "yes":
             rows.append([name, status] + [""] * (len(workloads) - 1))
             continue
+        note = plugins.get_factory(name)().startup_note()
+        if note:  # an engine that takes seconds to start: say so, so the demo is not "hung"
+            print(f"{name}: {note}", file=out, flush=True)
         try:
             times = [_time(name, tasks, expected) for _, tasks, expected in workloads]
         except Exception as exc:
