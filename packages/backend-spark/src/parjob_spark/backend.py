@@ -141,8 +141,10 @@ class SparkBackend(Backend):
         address = sessions.will_start(*self._spec)
         if address is None:
             return None
-        if self._spec[2] is not None:
+        if self._spec[2] is not None and not address.startswith("local"):
             return f"Connecting to Spark Connect at {address}: a few seconds."
+        if self._spec[2] is not None:  # a local Connect server, started in this process
+            return f"Starting a Spark Connect server on {address} (a JVM): several seconds."
         return f"Starting a Spark session on {address} (a JVM): several seconds, once per process."
 
     # -- lifecycle -------------------------------------------------------------------
