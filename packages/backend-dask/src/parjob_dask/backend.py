@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from parjob import config, references
 from parjob.backend import Backend, RunSettings, settle
+from parjob.cpu import cpu_count
 from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
 from parjob.validation import parse_nbytes
@@ -171,6 +172,14 @@ class DaskBackend(Backend):
 
     def nested(self, n_jobs: int) -> tuple[str, int]:
         return ("dask", -1)
+
+    def startup_note(self) -> str | None:
+        if cluster.usable(self._client) or not cluster.will_start_embedded(self._client_spec):
+            return None
+        return (
+            f"Starting parjob's local dask cluster ({cpu_count()} worker processes): "
+            "a few seconds, once per process."
+        )
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, n_jobs: int, settings: RunSettings) -> None:

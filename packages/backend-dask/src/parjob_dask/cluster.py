@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 # takes about a second, and this module is imported whenever the backend class is.
 
 from parjob.cpu import cpu_count
+from parjob.mainguard import check_main_guard
 
 _lock = threading.Lock()
 _embedded: tuple[LocalCluster, Client] | None = None
@@ -131,6 +132,24 @@ def find_client(client: Any = None) -> Client:
     if address:
         return connect(address)
     return embedded_client()
+
+
+def will_start_embedded(client: Any = None) -> bool:
+    """Whether :func:`find_client` with ``client`` would start parjob's own cluster now."""
+    if client is not None or in_worker():
+        return False
+    import dask
+    from distributed import Client
+
+    try:
+        Client.current(allow_global=True)
+    except ValueError:
+        pass
+    else:
+        return False
+    if dask.config.get("scheduler-address", None):
+        return False
+    return _embedded is None or not usable(_embedded[1])
 
 
 def direct(client: Client) -> bool | None:
@@ -238,6 +257,9 @@ def embedded_client() -> Client:
         try:
             # our workers are reachable: fetch results and send data without a detour
             client = isolated(Client, cluster, set_as_default=False, direct_to_workers=True)
+            from parjob_dask.quiet import QuietTaskErrors
+
+            isolated(client.register_plugin, QuietTaskErrors())  # errors reach the caller once
         except BaseException:
             cluster.close()
             raise
@@ -247,8 +269,12 @@ def embedded_client() -> Client:
 
 
 def _start_local_cluster() -> LocalCluster:
+    import dask
     from distributed import LocalCluster
 
+    method = dask.config.get("distributed.worker.multiprocessing-method", "spawn")
+    if method != "fork":  # its nannies' workers import the main script again
+        check_main_guard(f"parjob's local dask cluster (workers started with {method!r})")
     return isolated(
         LocalCluster,
         n_workers=cpu_count(),

@@ -15,6 +15,7 @@ import multiprocessing
 from concurrent.futures import Executor
 from typing import Any
 
+from parjob.mainguard import check_main_guard
 from parjob_loky.base import ProcessBackend
 
 
@@ -44,5 +45,8 @@ class MultiprocessingBackend(ProcessBackend):
             self._close_executor(self._executor, kill=False)
         from loky import ProcessPoolExecutor
 
+        method = self.context.get_start_method()
+        if method != "fork":  # its workers import the main script again
+            check_main_guard(f"the multiprocessing backend's workers (start method {method!r})")
         self._size = n_jobs
         return ProcessPoolExecutor(n_jobs, context=self.context)

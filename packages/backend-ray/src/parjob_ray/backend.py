@@ -145,6 +145,9 @@ class RayBackend(Backend):
     def nested(self, n_jobs: int) -> tuple[str, int]:
         return ("ray", -1)
 
+    def startup_note(self) -> str | None:
+        return cluster.startup_note(self.address)
+
     # -- lifecycle -------------------------------------------------------------------
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         cluster.connect(self.address)

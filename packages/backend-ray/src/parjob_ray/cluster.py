@@ -64,6 +64,18 @@ def connect(address: str | None = None) -> None:
             _start_embedded()
 
 
+def startup_note(address: str | None = None) -> str | None:
+    """What :func:`connect` with ``address`` is about to do when it takes seconds, else None."""
+    import ray
+
+    if ray.is_initialized():
+        return None
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None:
+        return f"Connecting to Ray at {address}: a few seconds."
+    return f"Starting a local Ray ({cpu_count()} CPUs): a few seconds, once per process."
+
+
 def _start_embedded() -> None:
     global _embedded
     import ray

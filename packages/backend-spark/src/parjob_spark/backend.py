@@ -135,6 +135,18 @@ class SparkBackend(Backend):
         # inside a Spark task there is no session: threads on the executor's own cores
         return ("threading", -1)
 
+    def startup_note(self) -> str | None:
+        if self._session is not None and not getattr(self._session, "is_stopped", False):
+            return None
+        address = sessions.will_start(*self._spec)
+        if address is None:
+            return None
+        if self._spec[2] is not None and not address.startswith("local"):
+            return f"Connecting to Spark Connect at {address}: a few seconds."
+        if self._spec[2] is not None:  # a local Connect server, started in this process
+            return f"Starting a Spark Connect server on {address} (a JVM): several seconds."
+        return f"Starting a Spark session on {address} (a JVM): several seconds, once per process."
+
     # -- lifecycle -------------------------------------------------------------------
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         session = self.session

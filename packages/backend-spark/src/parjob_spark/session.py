@@ -78,6 +78,25 @@ def find_session(spark: Any = None, master: str | None = None, remote: str | Non
     return _owned_session("master", f"local[{cpu_count()}]")
 
 
+def will_start(
+    spark: Any = None, master: str | None = None, remote: str | None = None
+) -> str | None:
+    """The master URL or Connect address :func:`find_session` would start a session on now,
+    or None when it would use a session that exists."""
+    if spark is not None or in_executor():
+        return None
+    if remote is not None:
+        kind, address = "remote", remote
+    elif master is not None:
+        kind, address = "master", master
+    elif active_session() is not None:
+        return None
+    else:
+        kind, address = "master", f"local[{cpu_count()}]"
+    found = _owned.get(f"{kind}:{address}")
+    return None if found is not None and not found.is_stopped else address
+
+
 def active_session() -> Any:
     """The active Spark Connect or classic session of this process, if any."""
     connect = sys.modules.get("pyspark.sql.connect.session")

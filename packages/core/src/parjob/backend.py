@@ -150,6 +150,14 @@ class Backend:
         args, kwargs = getattr(self, "_parjob_arguments", ((), {}))
         return type(self)(*args, **kwargs)
 
+    def startup_note(self) -> str | None:
+        """A line for ``verbose`` output before a first call whose start takes seconds
+        (an engine started or connected to on first use), so nothing looks hung; else None.
+
+        Optional; called before the engine starts, so it must itself start nothing.
+        """
+        return None
+
     def __reduce__(self) -> tuple[Any, ...]:
         # an instance travels as its class and constructor arguments (a task may return
         # the backend it runs on, as joblib's tests do); per-call state stays behind

@@ -93,6 +93,9 @@ def run_demo(
         if status != "yes":
             rows.append([name, status] + [""] * (len(workloads) - 1))
             continue
+        note = plugins.get_factory(name)().startup_note()
+        if note:  # an engine that takes seconds to start: say so, so the demo is not "hung"
+            print(f"{name}: {note}", file=out, flush=True)
         try:
             runs = [_time(name, tasks, expected, progress) for _, tasks, expected in workloads]
         except Exception as exc:

@@ -95,6 +95,9 @@ class Parallel:
             settings,
         )
         self.n_jobs: int = requested
+        self._announced = False
+        if requested < 0:  # sizing reads the cluster's slots: the engine starts here
+            self._announce_startup()
         self.pre_dispatch = pre_dispatch
         validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
         self._lock = threading.Lock()
@@ -128,6 +131,7 @@ class Parallel:
     def __enter__(self) -> Parallel:
         taken = self._take()
         try:
+            self._announce_startup()
             taken.start(self._effective_n_jobs(), self.settings)
         except BaseException:
             self._give_back()
@@ -229,6 +233,7 @@ class Parallel:
     ) -> Any:
         backend = self._taken
         assert backend is not None
+        self._announce_startup()
         backend.start(n_jobs, self.settings)  # cheap when the workers are ready
         progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
         default_pre_dispatch = _is_default_pre_dispatch(self.pre_dispatch)
@@ -317,6 +322,15 @@ class Parallel:
             self._taken.stop()
         finally:
             self._give_back()
+
+    def _announce_startup(self) -> None:
+        """At ``verbose``, say once that the backend's engine is starting, when that takes
+        seconds (``Backend.startup_note``), before it starts."""
+        if self.verbose and not self._announced:
+            self._announced = True
+            note = self._backend.startup_note()
+            if note:
+                self._print(note)
 
     def _print(self, msg: str) -> None:
         """Print one ``verbose`` message with its ``[Parallel(n_jobs=...)]`` prefix.
