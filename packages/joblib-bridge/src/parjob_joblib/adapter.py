@@ -37,7 +37,9 @@ class _Call:
 
     __slots__ = ("backend", "dispatched", "n_jobs", "nested", "owner", "relay", "settings")
 
-    def __init__(self, owner: Backend, backend: Backend, n_jobs: int, settings: RunSettings) -> None:
+    def __init__(
+        self, owner: Backend, backend: Backend, n_jobs: int, settings: RunSettings
+    ) -> None:
         self.owner = owner  # the instance the lease was taken for
         self.backend = backend
         self.n_jobs = n_jobs

@@ -14,6 +14,7 @@ from typing import Any
 
 from parjob.errors import (
     BackendError,
+    RemoteTraceback,
     ResultSerializationError,
     TaskFailure,
     WorkerCrashedError,
@@ -26,7 +27,12 @@ def result_of(future: Future[BatchResult]) -> BatchResult:
     try:
         return future.result()
     except TaskFailure as failure:
-        raise failure.reraise()  # noqa: B904 - reraise() chains the worker's traceback
+        error = failure.reraise()  # the task's own exception, chained to the worker's frames
+        if error.__cause__ is None:
+            # it ran in a thread of this process, so its frames are its own traceback; but
+            # joblib drops the traceback of what a callback raises: keep them as text
+            error.__cause__ = RemoteTraceback(failure.text)
+        raise error  # noqa: B904 - the cause is set above
     except BackendError:
         raise
     except CancelledError:

@@ -8,6 +8,7 @@ to this thread instead, in the order the batches finished.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -35,10 +36,9 @@ class Relay:
             if item is _STOP:
                 return
             callback, future = item
-            try:
+            # joblib records outcomes itself: an error here must not end the thread
+            with contextlib.suppress(BaseException):
                 callback(future)
-            except BaseException:  # joblib records outcomes itself: never lose the thread
-                pass
 
     def close(self) -> None:
         """End the thread once the callbacks already queued have run.
