@@ -47,6 +47,20 @@ def _joblib(backend: str, engine: str = "", register: str = "") -> Case:
     return Case(f'with joblib.parallel_config("{backend}"):\n    {TIMED}', setup)
 
 
+def _on(where: str, backend: str, engine: str, peer: str, register: str = "") -> Workload:
+    """The search under parjob's and joblib's config for ``backend`` on the same engine."""
+    parjob_engine = "" if backend == "spark" else engine  # parjob starts its own session
+    return Workload(
+        name=f"GridSearchCV, 36 SVC fits, {where}",
+        setup=SEARCH,
+        cases={
+            "parjob": _parjob(backend, parjob_engine),
+            "joblib": _joblib(backend, engine, register),
+        },
+        target=f"parjob <= joblib ({peer})",
+    )
+
+
 WORKLOADS = [
     Workload(
         name="GridSearchCV, 36 SVC fits, loky n_jobs=-1 (2 cores)",
@@ -58,39 +72,19 @@ WORKLOADS = [
         },
         target="parjob <= joblib (plain joblib, loky)",
     ),
-    Workload(
-        name="GridSearchCV, 36 SVC fits, 2-worker LocalCluster",
-        setup=SEARCH,
-        cases={
-            "parjob": _parjob("dask", dask_suite.CLUSTER),
-            "joblib": _joblib("dask", dask_suite.CLUSTER),
-        },
-        target="parjob <= joblib (joblib's dask backend)",
+    _on("2-worker LocalCluster", "dask", dask_suite.CLUSTER, "joblib's dask backend"),
+    _on(
+        "local Ray (2 CPUs)",
+        "ray",
+        ray_suite.RAY,
+        "ray.util.joblib",
+        "from ray.util.joblib import register_ray\nregister_ray()\n",
     ),
-    Workload(
-        name="GridSearchCV, 36 SVC fits, local Ray (2 CPUs)",
-        setup=SEARCH,
-        cases={
-            "parjob": _parjob("ray", ray_suite.RAY),
-            "joblib": _joblib(
-                "ray",
-                ray_suite.RAY,
-                "from ray.util.joblib import register_ray\nregister_ray()\n",
-            ),
-        },
-        target="parjob <= joblib (ray.util.joblib)",
-    ),
-    Workload(
-        name="GridSearchCV, 36 SVC fits, local[2]",
-        setup=SEARCH,
-        cases={
-            "parjob": _parjob("spark"),
-            "joblib": _joblib(
-                "spark",
-                spark_suite.BY_HAND,
-                "from joblibspark import register_spark\nregister_spark()\n",
-            ),
-        },
-        target="parjob <= joblib (joblibspark)",
+    _on(
+        "local[2]",
+        "spark",
+        spark_suite.BY_HAND,
+        "joblibspark",
+        "from joblibspark import register_spark\nregister_spark()\n",
     ),
 ]

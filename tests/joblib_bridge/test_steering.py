@@ -112,3 +112,19 @@ def test_timeout_stops_the_call() -> None:
         joblib.Parallel(n_jobs=2, backend="parjob-loky", timeout=0.5)(
             joblib.delayed(time.sleep)(s) for s in (0.01, 5, 5)
         )
+
+
+def test_no_thread_is_left_behind() -> None:
+    with parallel_config("threading", n_jobs=2):
+        for _ in range(3):
+            joblib.Parallel()(joblib.delayed(abs)(i) for i in range(20))
+        with pytest.raises(KeyError):
+            joblib.Parallel()(joblib.delayed(fail)(i) for i in range(6))
+    end = time.monotonic() + 10
+    while time.monotonic() < end and relays():
+        time.sleep(0.01)
+    assert relays() == []
+
+
+def relays() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "parjob-joblib-relay"]
