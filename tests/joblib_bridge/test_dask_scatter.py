@@ -33,3 +33,21 @@ def test_scattered_data_is_used_once_and_freed_at_block_end(dask_cluster: LocalC
     while keys(client) and time.monotonic() < end:  # no garbage collection needed
         time.sleep(0.02)
     assert keys(client) == []
+
+
+def test_joblib_api_with_scatter(dask_cluster: LocalCluster) -> None:
+    import joblib
+
+    import parjob_joblib
+
+    parjob_joblib.register()
+    X = np.arange(1000.0)
+    client = Client.current()
+    with joblib.parallel_config("parjob-dask", scatter=[X]):
+        out = joblib.Parallel()(joblib.delayed(np.sum)(X) for _ in range(4))
+        assert len([key for key in keys(client) if not key.startswith("parjob-")]) == 1
+    assert out == [X.sum()] * 4
+    end = time.monotonic() + 10
+    while keys(client) and time.monotonic() < end:
+        time.sleep(0.02)
+    assert keys(client) == []

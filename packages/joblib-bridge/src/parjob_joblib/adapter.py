@@ -125,7 +125,6 @@ class ParjobBackend(ParallelBackendBase):
                 f"joblib.parallel_config('parjob-{self._parjob.name}', ...) or parjob's "
                 "parallel_config instead"
             )
-        self.parallel = parallel
         requested = validation.check_n_jobs(n_jobs if n_jobs is not None else self.default_n_jobs)
         backend, requested = nesting.runnable(
             self._parjob, requested, lambda name: backend_instance(name, {})
