@@ -4,6 +4,8 @@ folders when the whole suite runs: the same embedded Ray, the same owned session
 
 from __future__ import annotations
 
+import gc
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,9 +41,23 @@ ENGINES = {"loky": None, "dask": "dask_cluster", "ray": "ray_engine", "spark": "
 
 
 @pytest.fixture(params=list(ENGINES))
-def backend(request: pytest.FixtureRequest) -> str:
-    """Each parjob backend the bridge is tested on, with its engine running."""
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each parjob backend the bridge is tested on, with its engine running; on dask,
+    nothing may be left on the scheduler after the test (success or error)."""
     engine = ENGINES[request.param]
     if engine is not None:
         request.getfixturevalue(engine)
-    return str(request.param)
+    yield str(request.param)
+    if request.param == "dask":
+        from distributed import Client
+
+        client = Client.current()
+        end = time.monotonic() + 10
+        # collected as tests/dask does: dask's gather of a cancelled task leaves a cycle
+        while gc.collect() >= 0 and (left := scheduler_keys(client)) and time.monotonic() < end:
+            time.sleep(0.02)
+        assert left == [], f"left on the dask scheduler: {left}"
+
+
+def scheduler_keys(client: Any) -> list[str]:
+    return client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from conftest import scheduler_keys
 from distributed import Client, LocalCluster
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
@@ -15,7 +16,7 @@ from parjob import parallel_config
 
 
 def keys(client: Client) -> list[str]:
-    return client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks])
+    return scheduler_keys(client)
 
 
 def test_scattered_data_is_used_once_and_freed_at_block_end(dask_cluster: LocalCluster) -> None:
