@@ -12,6 +12,7 @@ from typing import Any
 import bridge_tasks
 import cloudpickle
 import pytest
+from bridge_helpers import scheduler_keys
 
 cloudpickle.register_pickle_by_value(bridge_tasks)
 
@@ -57,7 +58,3 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
         while gc.collect() >= 0 and (left := scheduler_keys(client)) and time.monotonic() < end:
             time.sleep(0.02)
         assert left == [], f"left on the dask scheduler: {left}"
-
-
-def scheduler_keys(client: Any) -> list[str]:
-    return client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks])

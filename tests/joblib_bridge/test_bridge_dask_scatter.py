@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from conftest import scheduler_keys
+from bridge_helpers import scheduler_keys
 from distributed import Client, LocalCluster
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV

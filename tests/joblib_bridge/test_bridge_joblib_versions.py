@@ -28,7 +28,7 @@ def test_the_adapter_on_joblib(version: str, tmp_path: Path) -> None:
         ["uv", "pip", "install", "-q", "--python", str(python), f"joblib=={version}", *packages],
         **run,
     )
-    script = Path(__file__).with_name("joblib_version_check.py")
+    script = Path(__file__).with_name("bridge_joblib_version_check.py")
     done = subprocess.run([str(python), str(script), version], **{**run, "check": False})
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == f"ok {version}"
