@@ -106,3 +106,46 @@ def test_nothing_stays_on_the_cluster_after_a_parallel_with_scatter(
         del parallel, payload
         gc.collect()
         assert wait_until_released(fresh) == []
+
+
+def released_without_gc(client: Client, deadline: float = 10.0) -> list[str]:
+    """Poll the scheduler's keys (no garbage collection): what is left after ``deadline``."""
+    import time
+
+    from dask_helpers import scheduler_keys
+
+    end = time.monotonic() + deadline
+    while (keys := scheduler_keys(client)) and time.monotonic() < end:
+        time.sleep(0.02)
+    return keys
+
+
+def test_a_blocks_data_goes_when_the_block_ends_not_at_garbage_collection(
+    client: Client,
+) -> None:
+    payload = {"rows": list(range(100))}
+    gc.disable()
+    try:
+        with parallel_config("dask", scatter=[payload]):
+            assert Parallel()(delayed(t.first_item)(payload["rows"]) for _ in range(2)) == [0, 0]
+            assert len(scheduler_data_keys(client)) == 1
+        assert released_without_gc(client) == []
+    finally:
+        gc.enable()
+
+
+def test_a_parallel_made_in_a_block_and_used_after_it_scatters_for_itself(
+    client: Client,
+) -> None:
+    payload = {"rows": list(range(100))}
+    with parallel_config("dask", scatter=[payload]):
+        parallel = Parallel(batch_size=1)
+        assert parallel(delayed(t.first_item)(payload["rows"]) for _ in range(2)) == [0, 0]
+    assert parallel(delayed(t.first_item)(payload["rows"]) for _ in range(2)) == [0, 0]
+    del parallel
+
+
+def scheduler_data_keys(client: Client) -> list[str]:
+    from dask_helpers import scheduler_keys
+
+    return [key for key in scheduler_keys(client) if not key.startswith("parjob-")]

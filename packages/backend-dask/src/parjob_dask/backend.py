@@ -199,7 +199,7 @@ class DaskBackend(Backend):
                 dataclasses.replace(settings, max_nbytes=self.scatter_threshold)
             )
         if self._scatter is not None:
-            if self._block is not None:
+            if self._block is not None and scatter.is_open(self._block):
                 self._explicit = scatter.scattered(client, self._scatter, self._block)
             elif self._explicit_client is not client:  # once per instance (and client)
                 self._explicit = scatter.scatter_now(client, self._scatter)
@@ -309,7 +309,11 @@ class DaskBackend(Backend):
                 rejoin()
             self._seceded = None
         self._close_store()
-        scatter.sweep()
+        if self._block is not None:
+            # the block's data is the block's: it goes when the block ends, not with this
+            # instance (which a Parallel made in the block may keep longer)
+            self._explicit = EMPTY
+            self._explicit_client = None
 
     def abort(self) -> None:
         self._release()

@@ -5,8 +5,8 @@ Two kinds:
 * explicit: ``parallel_config("dask", scatter=[X, y])``. Scattered once per block, as
   joblib does: the block's backend parameters (one dict for the block and the blocks
   nested in it that name no backend) are its identity, so the same list in a new block
-  is sent again, with its current contents. Cached per client, and released as soon as
-  nothing but this cache holds the block's parameters. ``Parallel(backend="dask",
+  is sent again, with its current contents. Cached per client, and released when the
+  block ends (the core's ``parallel_config_entered`` hook). ``Parallel(backend="dask",
   scatter=[...])`` scatters once per ``Parallel``.
 * automatic: numpy and pandas arguments of at least ``scatter_threshold`` bytes, scattered
   on first use within a call and released when the call ends.
@@ -20,10 +20,8 @@ dask hands the worker-side objects to :func:`load_batch`, which puts them back i
 
 from __future__ import annotations
 
-import gc
-import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from parjob import references
@@ -76,58 +74,65 @@ def scatter_now(client: Client, objects: Sequence[Any]) -> Table:
 
 
 class _Entry:
-    __slots__ = ("client", "owner", "table")
+    __slots__ = ("client", "table")
 
-    def __init__(self, owner: Mapping[str, Any], client: Client, table: Table) -> None:
-        self.owner = owner  # the block's backend parameters: its refcount says it ended
+    def __init__(self, client: Client, table: Table) -> None:
         self.client = client
         self.table = table
 
 
+#: blocks in force that carry a scatter list: id of their backend parameters -> [the
+#: parameters (kept alive, so the id is not reused), entries of that dict in force]
+_blocks: dict[int, list[Any]] = {}
+#: scattered tables by (client, block)
 _entries: dict[tuple[int, int], _Entry] = {}
 _lock = threading.Lock()
 
 
+def open_block(block: Mapping[str, Any]) -> Callable[[], None]:
+    """Note that a ``parallel_config`` block whose parameters are ``block`` was entered;
+    the callable returned, called when the block is left, releases what it scattered.
+
+    The same parameters may be in force more than once at a time (one config object
+    entered in several threads): their data goes when the last of them is left.
+    """
+    key = id(block)
+    with _lock:
+        entry = _blocks.setdefault(key, [block, 0])
+        entry[1] += 1
+
+    def close() -> None:
+        with _lock:
+            entry[1] -= 1
+            if entry[1] > 0:
+                return
+            _blocks.pop(key, None)
+            released = [_entries.pop(k) for k in [k for k in _entries if k[1] == key]]
+        del released  # dropping the futures releases their keys on the scheduler
+
+    return close
+
+
+def is_open(block: Mapping[str, Any]) -> bool:
+    """Whether the block with these parameters is still in force somewhere."""
+    found = _blocks.get(id(block))
+    return found is not None and found[0] is block
+
+
 def scattered(client: Client, objects: Sequence[Any], block: Mapping[str, Any]) -> Table:
-    """The table of ``objects``, scattered to ``client``'s cluster once for ``block``."""
-    sweep()
+    """The table of ``objects``, scattered to ``client``'s cluster once for ``block`` (a
+    block in force: see :func:`is_open`), and released when the block ends."""
     key = (id(client), id(block))
     with _lock:
         entry = _entries.get(key)
-    if entry is not None:
+    if entry is not None and entry.client.status != "closed":
         return entry.table
     table = scatter_now(client, objects)
     with _lock:
-        _entries.setdefault(key, _Entry(block, client, table))
-        if _on_gc not in gc.callbacks:
-            gc.callbacks.append(_on_gc)
-        return _entries[key].table
-
-
-def sweep(blocking: bool = True) -> None:
-    """Release the scattered data of blocks that ended (nothing else holds their params)."""
-    if not _lock.acquire(blocking):
-        return
-    try:
-        # 2 references: the entry's slot and getrefcount's own argument
-        dead = [
-            key
-            for key, entry in _entries.items()
-            if sys.getrefcount(entry.owner) <= 2 or entry.client.status == "closed"
-        ]
-        released = [_entries.pop(key) for key in dead]
-        if not _entries and _on_gc in gc.callbacks:
-            gc.callbacks.remove(_on_gc)
-    finally:
-        _lock.release()
-    del released  # dropping the futures releases their keys on the scheduler
-
-
-def _on_gc(phase: str, info: dict[str, Any]) -> None:
-    # A block ends without telling its backends; the collector runs often enough to
-    # notice soon after. Registered only while some scatter list is cached.
-    if phase == "stop" and _entries:
-        sweep(blocking=False)
+        if not is_open(block):  # the block ended meanwhile (another thread): keep nothing
+            return table
+        _entries[key] = _Entry(client, table)
+        return table
 
 
 # -- automatic scatter of large numpy / pandas arguments --------------------------------

@@ -118,7 +118,9 @@ class parallel_config:
         }
         if backend_params:
             self.settings["backend_params"] = dict(backend_params)
-        self._tokens: list[contextvars.Token[Mapping[str, Any]]] = []
+        #: per entry (a config object may be entered again, or in several threads): the
+        #: token that restores the outer config, and what plugins asked to be called on exit
+        self._tokens: list[tuple[contextvars.Token[Mapping[str, Any]], tuple[Any, ...]]] = []
 
     def __enter__(self) -> Mapping[str, Any]:
         """Enter the block; returns the settings now in force, as joblib's does.
@@ -133,7 +135,15 @@ class parallel_config:
             plugins.get_factory(backend)  # an unknown name fails here, not at the first call
         merged = _merge(_current.get(), self.settings)
         active = _active(merged)
-        self._tokens.append(_current.set(merged))
+        token = _current.set(merged)
+        from parjob import blocks
+
+        try:
+            leaves = blocks.entered(merged, self.settings)  # plugins hear of the block
+        except BaseException:
+            _current.reset(token)
+            raise
+        self._tokens.append((token, leaves))
         return active
 
     def __exit__(
@@ -142,7 +152,14 @@ class parallel_config:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _current.reset(self._tokens.pop())
+        token, leaves = self._tokens.pop()
+        try:
+            if leaves:
+                from parjob import blocks
+
+                blocks.left(leaves)
+        finally:
+            _current.reset(token)
 
 
 class parallel_backend(parallel_config):

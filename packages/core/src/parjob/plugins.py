@@ -65,6 +65,8 @@ class _Registry:
         self.default_name: str | None = None
         #: installed plugins that PARJOB_LOAD_PLUGINS left out ("entry point (distribution)")
         self.left_out: list[str] = []
+        #: the plugins' ``parallel_config_entered`` hooks, in pluggy's calling order
+        self.block_listeners: tuple[Callable[..., Any], ...] = ()
 
 
 _registry = _Registry()
@@ -109,6 +111,8 @@ def _load() -> _Registry:
                 reg.broken[impl.plugin_name] = BrokenPlugin(
                     impl.plugin_name, source, f"{type(exc).__name__}: {exc}"
                 )
+        hooks = manager.hook.parallel_config_entered.get_hookimpls()
+        reg.block_listeners = tuple(impl.function for impl in reversed(hooks))
         reg.manager = manager
         reg.loaded = True
     return reg
@@ -191,6 +195,11 @@ def entries() -> dict[str, BackendEntry]:
     reg = _load()
     with reg.lock:
         return {**reg.plugin_backends, **reg.runtime_backends}
+
+
+def block_listeners() -> tuple[Callable[..., Any], ...]:
+    """The plugins' ``parallel_config_entered`` hooks (see ``parjob.blocks``)."""
+    return _load().block_listeners
 
 
 def broken_plugins() -> list[BrokenPlugin]:
