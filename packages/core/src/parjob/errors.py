@@ -132,3 +132,57 @@ class TaskFailure(Exception):
         if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
             exc.add_note(note)
         return exc
+
+
+class TaskTimeoutError(ParallelTimeoutError):
+    """One task ran past ``timeout`` under ``on_error="collect"`` or ``"skip"``.
+
+    The run goes on without it; it is what that task's :class:`TaskError` holds.
+    """
+
+
+class TaskError:
+    """What a failed task's result slot holds under ``on_error="collect"``.
+
+    ``index`` is the task's position in the input, ``function`` its function's name,
+    ``exception`` what it raised (a :class:`WorkerCrashedError` when its worker died, a
+    :class:`TaskTimeoutError` when it ran past ``timeout``), ``traceback`` the worker-side
+    traceback as text, ``attempts`` how many times it ran. ``reraise()`` raises the
+    exception as ``on_error="raise"`` would have.
+    """
+
+    __slots__ = ("_failure", "attempts", "exception", "function", "index", "traceback")
+
+    def __init__(
+        self,
+        index: int,
+        function: str,
+        exception: BaseException,
+        traceback: str = "",
+        attempts: int = 1,
+    ) -> None:
+        self.index = index
+        self.function = function
+        self.exception = exception
+        self.traceback = traceback
+        self.attempts = attempts
+
+    @classmethod
+    def of(cls, failure: TaskFailure, attempts: int) -> TaskError:
+        """The public record of a task's captured ``failure``."""
+        return cls(failure.index, failure.function, failure.reraise(), failure.text, attempts)
+
+    def reraise(self) -> None:
+        """Raise the task's exception (chained to the worker's traceback, when remote)."""
+        raise self.exception
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = (self.index, self.function, self.exception, self.traceback, self.attempts)
+        return (TaskError, fields)
+
+    def __repr__(self) -> str:
+        exc = self.exception
+        tries = f", attempts={self.attempts}" if self.attempts != 1 else ""
+        return (
+            f"<TaskError task {self.index} ({self.function}): {type(exc).__name__}: {exc}{tries}>"
+        )

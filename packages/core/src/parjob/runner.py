@@ -30,9 +30,12 @@ from parjob.errors import (
     function_name,
 )
 from parjob.feed import Feed
+from parjob.outcomes import Outcomes, Settled
+from parjob.policy import Policy
 from parjob.progress import Progress
 from parjob.serialization import explain
 from parjob.tasks import Batch, BatchResult, Task, paused_gc
+from parjob.warn import warn_user
 
 #: tasks at least this long (measured) make the runner read the input ahead
 _SLOW_TASK_SECONDS = 1e-4
@@ -92,6 +95,7 @@ class Run:
         ordered: bool,
         bounded: bool,
         lookahead: bool = False,
+        policy: Policy | None = None,
     ) -> None:
         self.backend = backend
         self.feed = Feed(tasks)
@@ -122,6 +126,18 @@ class Run:
         #: yield is always running or next in line, and waiting results cannot fill the
         #: pre_dispatch bound while it is not)
         self.leftovers: list[tuple[int, Batch]] = []
+        #: the failure policy at work, when it is not raise-at-once (see parjob.outcomes)
+        self.outcomes = (
+            Outcomes(policy, progress, nested)
+            if policy is not None and not policy.is_default
+            else None
+        )
+        #: retries waiting for their delay: a heap of (when, input position, batch)
+        self.later: list[tuple[float, int, Batch]] = []
+        #: results settled without a batch coming back (collected timeouts)
+        self.ready: list[tuple[int, list[Any]]] = []
+        #: a late task could not be interrupted (said once per call)
+        self.left_behind = False
 
     # -- the loop --------------------------------------------------------------------
     def start(self) -> None:
@@ -138,17 +154,25 @@ class Run:
             while True:
                 self._fill()
                 if not self.inflight:
+                    if self.later:  # only retries waiting for their delay
+                        time.sleep(max(self.later[0][0] - time.monotonic(), 0.0))
+                        continue
                     if self.leftovers or not self.exhausted:  # never: a bug, not a short result
                         raise RuntimeError("parjob: tasks left undispatched with none in flight")
                     break
-                batch, results = self._next_finished()
-                if not self.ordered:
-                    yield batch.start, results
+                finished = self._next_finished()
+                if finished is None:  # a retry's delay is over: dispatch it
                     continue
-                self.waiting[batch.start] = results
+                if not self.ordered:
+                    yield from finished
+                    continue
+                for start, results in finished:
+                    self.waiting[start] = results
                 while self.order and self.order[0] in self.waiting:
                     start = self.order.popleft()
                     yield start, self.waiting.pop(start)
+            if self.outcomes is not None:
+                self.outcomes.finish()
             self.progress.finish()
         except BaseException:
             self.abort()
@@ -158,6 +182,8 @@ class Run:
         # The input makes a few containers per task. With the collector paused while they
         # are read, encoded and released, they are freed before it could scan them at all.
         # The batches of one fill (the first wave, the tail) go to the backend together.
+        if self.later and self.later[0][0] <= time.monotonic():
+            self._retries_due()
         with paused_gc():
             waiting = len(self.waiting) if self.bounded else 0
             outbox: list[tuple[Batch, Any]] = []
@@ -214,7 +240,10 @@ class Run:
             pieces = _split(chunk, self.n_jobs)
         budget = self.batcher.budget
         for piece in pieces:
-            batch = Batch(self.dispatched, piece, self.nested, budget)
+            if self.outcomes is None:
+                batch = Batch(self.dispatched, piece, self.nested, budget)
+            else:
+                batch = self.outcomes.batch(self.dispatched, piece, budget)
             self.dispatched += len(piece)
             outbox.append(self._encoded(batch))
             if self.ordered:
@@ -245,42 +274,79 @@ class Run:
         futures = backend.submit_many([work for _, work in outbox])
         now = time.monotonic()
         for (batch, _), future in zip(outbox, futures, strict=True):
-            if backend.serializes and batch.budget is None:
+            if backend.serializes and batch.budget is None and self.outcomes is None:
                 batch.release()
             self.inflight[future] = (batch, now)
             future.add_done_callback(self.finished.put)
 
-    def _next_finished(self) -> tuple[Batch, list[Any]]:
+    def _next_finished(self) -> list[tuple[int, list[Any]]] | None:
+        """The next finished batch's results, as ``(input position, results)`` runs; None
+        when there is nothing to hand on yet (a retry is due, a late task was dealt with)."""
         future = self._wait()
-        batch, _ = self.inflight.pop(future)
+        if future is None:
+            ready, self.ready = self.ready, []
+            return ready or None
+        entry = self.inflight.pop(future, None)
+        if entry is None:  # a late batch that was left behind, finishing after all
+            return None
+        batch = entry[0]
         try:
             outcome = future.result()
         except TaskFailure as failure:
             raise failure.reraise()  # noqa: B904 - reraise() sets the cause: the worker's traceback
         except BackendError:
             raise
-        except CancelledError:
-            raise WorkerCrashedError(
-                f"the batch of {_describe(batch)} was cancelled by the backend"
-            ) from None
+        except CancelledError as exc:
+            message = f"the batch of {_describe(batch)} was cancelled by the backend"
+            if self.outcomes is not None:
+                return self._settled(batch, self.outcomes.lost(batch, exc, message))
+            raise WorkerCrashedError(message) from None
         except Exception as exc:
             if self.backend.serializes and _is_pickling_error(exc):
-                raise ResultSerializationError(
+                error: Exception = ResultSerializationError(
                     f"a result of {_describe(batch)} cannot be sent back from the worker: "
                     f"{_last_line(exc)}. Return something picklable, or run on threads "
                     "(prefer='threads')."
-                ) from exc
-            raise WorkerCrashedError(
-                f"a worker failed while running {_describe(batch)}: {type(exc).__name__}: {exc}"
-            ) from exc
+                )
+            else:
+                error = WorkerCrashedError(
+                    f"a worker failed while running {_describe(batch)}: {type(exc).__name__}: {exc}"
+                )
+            if self.outcomes is not None:
+                return self._settled(batch, self.outcomes.lost(batch, exc, str(error)))
+            raise error from exc
         results, seconds = outcome
         self.batcher.record(len(results), seconds)
         if len(results) != len(batch):
             self._hand_back(batch, len(results))
         if batch.budget is not None:
             batch.release()
+        if self.outcomes is not None:
+            return self._settled(batch, self.outcomes.settle(batch, results))
         self.progress.add(len(results))
-        return batch, results
+        return [(batch.start, results)]
+
+    def _settled(self, batch: Batch, settled: Settled) -> list[tuple[int, list[Any]]]:
+        """Queue the retries of a batch the failure policy went through; its results."""
+        for when, again in settled.again:
+            heapq.heappush(self.later, (when, again.start, again))
+        if self.ordered:  # the batch's place in the order goes to its parts and retries
+            at = self.order.index(batch.start)
+            del self.order[at]
+            starts = sorted(
+                [start for start, _ in settled.parts] + [b.start for _, b in settled.again]
+            )
+            for start in reversed(starts):
+                self.order.insert(at, start)
+        self.progress.add(sum(len(results) for _, results in settled.parts))
+        return settled.parts
+
+    def _retries_due(self) -> None:
+        """Move the retries whose delay is over to the batches ready to send."""
+        now = time.monotonic()
+        while self.later and self.later[0][0] <= now:
+            _, start, batch = heapq.heappop(self.later)
+            heapq.heappush(self.leftovers, (start, batch))
 
     def _hand_back(self, batch: Batch, done: int) -> None:
         """Queue the tasks a budgeted batch stopped before, in batches of the timed size."""
@@ -294,7 +360,11 @@ class Run:
         start = batch.start + done
         starts = []
         for piece in pieces:
-            heapq.heappush(self.leftovers, (start, Batch(start, piece, self.nested)))
+            if self.outcomes is None:
+                leftover = Batch(start, piece, self.nested)
+            else:
+                leftover = self.outcomes.batch(start, piece)
+            heapq.heappush(self.leftovers, (start, leftover))
             starts.append(start)
             start += len(piece)
         if self.ordered:
@@ -302,25 +372,55 @@ class Run:
             for leftover_start in reversed(starts):
                 self.order.insert(at, leftover_start)
 
-    def _wait(self) -> Future[BatchResult]:
-        if self.timeout is None:
+    def _wait(self) -> Future[BatchResult] | None:
+        """The next finished batch's future; None when a retry's delay ran out first, or a
+        late batch was settled under the failure policy."""
+        if self.timeout is None and not self.later:
             return self.finished.get()
         while True:
-            deadline, late = min(
-                (
-                    (started + self.timeout + self.batcher.expected_seconds(len(batch) - 1), batch)
-                    for batch, started in self.inflight.values()
-                ),
-                key=operator.itemgetter(0),
-            )
+            wait: float | None = None
+            late: Batch | None = None
+            now = time.monotonic()
+            if self.timeout is not None:
+                deadline, late = min(
+                    (
+                        (started + self.timeout + self.batcher.expected_seconds(len(b) - 1), b)
+                        for b, started in self.inflight.values()
+                    ),
+                    key=operator.itemgetter(0),
+                )
+                wait = max(deadline - now, 0.0)
+            if self.later and (wait is None or self.later[0][0] - now < wait):
+                wait, late = max(self.later[0][0] - now, 0.0), None
             try:
-                return self.finished.get(timeout=max(deadline - time.monotonic(), 0.0))
+                return self.finished.get(timeout=wait)
             except queue.Empty:
-                if time.monotonic() >= deadline:
-                    raise ParallelTimeoutError(
-                        f"{_describe(late)} did not finish within timeout={self.timeout}s; "
-                        "the remaining tasks were cancelled"
-                    ) from None
+                if late is None:  # a retry is due
+                    return None
+                if time.monotonic() < deadline:
+                    continue
+                if self.outcomes is not None:
+                    self._late(late)
+                    return None
+                raise ParallelTimeoutError(
+                    f"{_describe(late)} did not finish within timeout={self.timeout}s; "
+                    "the remaining tasks were cancelled"
+                ) from None
+
+    def _late(self, batch: Batch) -> None:
+        """Under the failure policy: a batch ran past the timeout. Stop it where the backend
+        can (else leave it running, and say so) and let the policy settle its tasks."""
+        future = next(f for f, (b, _) in self.inflight.items() if b is batch)
+        del self.inflight[future]
+        if not self.backend.cancel(future) and not self.left_behind:
+            self.left_behind = True
+            warn_user(
+                f"{_describe(batch)} ran past timeout={self.timeout}s and goes on running in "
+                f"the background: the {self.backend.name!r} backend cannot interrupt it "
+                "(the call does not wait for it)"
+            )
+        assert self.outcomes is not None and self.timeout is not None
+        self.ready += self._settled(batch, self.outcomes.late(batch, self.timeout))
 
     def abort(self) -> None:
         """Cancel what has not started and stop what is running, as far as the backend can."""
@@ -328,6 +428,7 @@ class Run:
             future.cancel()
         self.inflight.clear()
         self.leftovers.clear()
+        self.later.clear()
         self.backend.abort()
 
 
