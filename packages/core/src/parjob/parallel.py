@@ -25,6 +25,7 @@ from parjob.tasks import Task, forget_last_delayed
 from parjob.warn import warn_user
 
 _DEFAULT_PRE_DISPATCH = "2 * n_jobs"
+_ANY_EXCEPTION = Default((Exception,))
 
 
 class Parallel:
@@ -63,7 +64,7 @@ class Parallel:
         return_generator: bool | None = None,
         on_error: str = Default("raise"),  # type: ignore[assignment]
         retries: int = Default(0),  # type: ignore[assignment]
-        retry_on: type[BaseException] | tuple[type[BaseException], ...] = Default((Exception,)),  # type: ignore[assignment]
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = _ANY_EXCEPTION,  # type: ignore[assignment]
         retry_delay: float = Default(0.0),  # type: ignore[assignment]
         **backend_kwargs: Any,
     ) -> None:

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from parjob import config
-from parjob.errors import TaskFailure
 from parjob.capture import run_keeping_failures
+from parjob.errors import TaskFailure
 
 Task = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
