@@ -173,6 +173,8 @@ class Run:
                     yield start, self.waiting.pop(start)
             if self.outcomes is not None:
                 self.outcomes.finish()
+                if self.left_behind:  # stop waiting for what still runs (abort, not stop)
+                    self.backend.abort()
             self.progress.finish()
         except BaseException:
             self.abort()
