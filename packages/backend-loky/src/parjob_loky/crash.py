@@ -18,6 +18,7 @@ import tempfile
 import threading
 
 from parjob import crashes
+from parjob.sweep import sweep_once
 
 _TOKEN = 20  # bytes per record: a right-aligned decimal token
 _lock = threading.Lock()
@@ -33,6 +34,8 @@ def status_folder() -> str:
         with _lock:
             if _folder is None or _folder[0] != pid:
                 base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+                # the folders of processes killed before their exit handlers ran
+                sweep_once(base or tempfile.gettempdir(), "parjob-workers-")
                 path = tempfile.mkdtemp(prefix=f"parjob-workers-{pid}-", dir=base)
                 atexit.register(shutil.rmtree, path, True)
                 _folder = (pid, path)

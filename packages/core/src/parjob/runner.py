@@ -321,10 +321,12 @@ class Run:
         self.batcher.record(len(results), seconds)
         if len(results) != len(batch):
             self._hand_back(batch, len(results))
+        if self.outcomes is not None:
+            parts = self._settled(batch, self.outcomes.settle(batch, results))
+            batch.release()
+            return parts
         if batch.budget is not None:
             batch.release()
-        if self.outcomes is not None:
-            return self._settled(batch, self.outcomes.settle(batch, results))
         self.progress.add(len(results))
         return [(batch.start, results)]
 
