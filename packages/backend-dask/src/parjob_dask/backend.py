@@ -19,7 +19,7 @@ from concurrent.futures import CancelledError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from parjob import config, references
+from parjob import config, crashes, references
 from parjob.backend import Backend, RunSettings, settle
 from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
@@ -281,6 +281,8 @@ class DaskBackend(Backend):
                 # traceback travels as text in the TaskFailure)
                 error = exc.with_traceback(None)
                 error.__context__ = None
+                if type(exc).__name__ == "KilledWorker":  # every worker it ran on died
+                    crashes.blame(error, f"was lost: {_last_line(str(exc))}")
         except BaseException as exc:  # e.g. asyncio's CancelledError when the loop stops
             error = CancelledError(f"dask task {task.key}: {type(exc).__name__}: {exc}")
         with self._lock:
@@ -402,3 +404,8 @@ def _groups(items: list[tuple[DaskWork, Any]]) -> Iterator[list[tuple[DaskWork, 
         size += len(item[0].data)
     if group:
         yield group
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""

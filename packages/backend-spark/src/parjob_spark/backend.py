@@ -223,6 +223,18 @@ class SparkBackend(Backend):
                 if self._cap is None:
                     self._running -= len(wave)
 
+    def cancel(self, future: Future[BatchResult]) -> bool:
+        """One late batch: its job's other batches run on, so it is not stopped (False)
+        unless it had not started."""
+        with self._lock:
+            for wave in self._pending:
+                if any(item.future is future for item in wave) and len(wave) == 1:
+                    self._pending.remove(wave)
+                    future.cancel()
+                    return True
+        future.cancel()
+        return False
+
     def stop(self) -> None:
         self._join()
         self._release_shipment()

@@ -220,7 +220,11 @@ class Run:
 
     def _dispatch_next(self, outbox: list[tuple[Batch, Any]]) -> None:
         if self.leftovers:
-            outbox.append(self._encoded(heapq.heappop(self.leftovers)[1]))
+            leftover = self._encoded(heapq.heappop(self.leftovers)[1])
+            if self.outcomes is None:
+                outbox.append(leftover)
+            else:  # a retry or a split batch goes alone: a backend that runs the batches
+                self._send([leftover])  # sent together as one job fails them together
             return
         feed = self.feed
         if self.lookahead and feed.total is None:
