@@ -197,9 +197,7 @@ def test_retries_beyond_what_spark_allows_are_refused_before_any_work(
 def test_parallel_retries_are_the_core_s_on_any_session(tmp_path: Any) -> None:
     # Parallel(retries=) is parjob's own (spark.task.maxFailures does not limit it)
     marker = str(tmp_path / "ran")
-    assert Parallel(backend="spark", retries=1)([delayed(spark_tasks.fail_once)(marker)]) == [
-        "ok"
-    ]
+    assert Parallel(backend="spark", retries=1)([delayed(spark_tasks.fail_once)(marker)]) == ["ok"]
 
 
 def test_the_spark_backend_inside_a_spark_task_says_why_not(spark: Any) -> None:

@@ -136,6 +136,9 @@ class Run:
         self.later: list[tuple[float, int, Batch]] = []
         #: results settled without a batch coming back (collected timeouts)
         self.ready: list[tuple[int, list[Any]]] = []
+        #: late batches left running (the backend could not stop them): they hold a worker
+        #: until they end, so they count against the bound on work in flight
+        self.zombies: set[Future[BatchResult]] = set()
         #: a late task could not be interrupted (said once per call)
         self.left_behind = False
 
@@ -153,7 +156,8 @@ class Run:
         try:
             while True:
                 self._fill()
-                if not self.inflight:
+                undispatched = self.leftovers or not self.exhausted
+                if not self.inflight and not (self.zombies and undispatched):
                     if self.later:  # only retries waiting for their delay
                         time.sleep(max(self.later[0][0] - time.monotonic(), 0.0))
                         continue
@@ -191,7 +195,7 @@ class Run:
             outbox: list[tuple[Batch, Any]] = []
             while (self.leftovers or not self.exhausted) and (
                 self.limit is None
-                or len(self.inflight) + len(outbox) + waiting < self.limit
+                or len(self.inflight) + len(outbox) + waiting + len(self.zombies) < self.limit
                 or self._in_tail()
             ):
                 self._dispatch_next(outbox)
@@ -294,6 +298,7 @@ class Run:
             return ready or None
         entry = self.inflight.pop(future, None)
         if entry is None:  # a late batch that was left behind, finishing after all
+            self.zombies.discard(future)
             return None
         batch = entry[0]
         try:
@@ -389,7 +394,7 @@ class Run:
             wait: float | None = None
             late: Batch | None = None
             now = time.monotonic()
-            if self.timeout is not None:
+            if self.timeout is not None and self.inflight:
                 deadline, late = min(
                     (
                         (started + self.timeout + self.batcher.expected_seconds(len(b) - 1), b)
@@ -420,7 +425,10 @@ class Run:
         can (else leave it running, and say so) and let the policy settle its tasks."""
         future = next(f for f, (b, _) in self.inflight.items() if b is batch)
         del self.inflight[future]
-        if not self.backend.cancel(future) and not self.left_behind:
+        stopped = self.backend.cancel(future)
+        if not stopped:
+            self.zombies.add(future)
+        if not stopped and not self.left_behind:
             self.left_behind = True
             warn_user(
                 f"{_describe(batch)} ran past timeout={self.timeout}s and goes on running in "

@@ -134,6 +134,9 @@ class BackendConformance:
     n_jobs: ClassVar[int] = 2
     #: False for backends that run tasks in the caller, where ``timeout`` does not apply
     supports_timeout: ClassVar[bool] = True
+    #: False to skip the test that kills a worker (run it on one setup of a cluster
+    #: backend whose workers take long to restart)
+    crash_tests: ClassVar[bool] = True
 
     def make_backend(self) -> Backend | str:
         """The backend under test: a name (default ``backend``) or an instance."""
@@ -430,8 +433,16 @@ class BackendConformance:
         backend = self.capabilities()
         if not backend.serializes or backend.uses_threads:
             pytest.skip("tasks run in the caller's process: a task cannot end a worker alone")
+        if not self.crash_tests:
+            pytest.skip("crash tests run on another setup of this backend")
         out = Parallel(on_error="collect", batch_size=1)(delayed(exit_on)(i, 2) for i in range(5))
-        assert [r for i, r in enumerate(out) if i != 2] == [0, 1, 3, 4]
+        for i, result in enumerate(out):
+            # an engine may charge a death to the tasks queued on that worker too (dask's
+            # KilledWorker does): those come back as crashes, never as wrong results
+            if i != 2 and isinstance(result, TaskError):
+                assert isinstance(result.exception, WorkerCrashedError)
+            else:
+                assert i == 2 or result == i
         error = out[2]
         assert isinstance(error, TaskError) and isinstance(error.exception, WorkerCrashedError)
         assert "task 2 (exit_on(2, 2))" in str(error.exception)
@@ -443,8 +454,8 @@ class BackendConformance:
         with warnings.catch_warnings():
             # a backend that cannot interrupt a task says it goes on in the background
             warnings.filterwarnings("ignore", "task 1 .* goes on running", UserWarning)
-            out = Parallel(timeout=1.0, on_error="collect")(
-                delayed(sleep_then)(i, 2.5 if i == 1 else 0) for i in range(6)
+            out = Parallel(timeout=1.5, on_error="collect")(
+                delayed(sleep_then)(i, 3.0 if i == 1 else 0) for i in range(6)
             )
         assert [r for i, r in enumerate(out) if i != 1] == [0, 2, 3, 4, 5]
         assert isinstance(out[1], TaskError) and isinstance(out[1].exception, TaskTimeoutError)
