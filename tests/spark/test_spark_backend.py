@@ -188,9 +188,11 @@ def test_retries_beyond_what_spark_allows_are_refused_before_any_work(
     if sessions.max_task_failures(spark) > 1:
         pytest.skip("this session lets Spark retry tasks")
     marker = str(tmp_path / "ran")
-    with pytest.raises(ValueError, match=r"spark.task.maxFailures allows 1"):
-        with parallel_config(SparkBackend(retries=1)):
-            Parallel()([delayed(spark_tasks.fail_once)(marker)])
+    with (
+        pytest.raises(ValueError, match=r"spark.task.maxFailures allows 1"),
+        parallel_config(SparkBackend(retries=1)),
+    ):
+        Parallel()([delayed(spark_tasks.fail_once)(marker)])
     assert not (tmp_path / "ran").exists()
 
 
