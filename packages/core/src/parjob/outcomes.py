@@ -12,7 +12,6 @@ fault is found and named; then it counts as that task's crash (or timeout).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from parjob import crashes
@@ -25,7 +24,7 @@ from parjob.errors import (
 )
 from parjob.policy import CRASHES_IN_A_ROW, Policy
 from parjob.progress import Progress
-from parjob.tasks import Batch, Task
+from parjob.tasks import Batch
 from parjob.warn import warn_user
 
 #: a batch lost with others (``crashes.spare``) is sent again at most this many times as it
@@ -186,37 +185,6 @@ class Outcomes:
         self.skipped += 1
         if self.first_skipped is None:
             self.first_skipped = self._record(index, name, error, text)
-
-
-def run_inline_with_policy(
-    tasks: Iterator[Task], policy: Policy, progress: Progress
-) -> Iterator[Any]:
-    """``n_jobs=1`` and the sequential backend under a failure policy: each task in turn,
-    retried in place as the policy says (there is no worker to lose, nor a timeout)."""
-    outcomes = Outcomes(policy, progress, ("sequential", 1))
-    for index, task in enumerate(tasks):
-        func, args, kwargs = task
-        while True:
-            try:
-                value = func(*args, **kwargs)
-            except Exception as exc:
-                failure = TaskFailure.capture(index, func, exc, portable=False)
-                del exc
-                error = failure.reraise()
-                when = outcomes._decide(index, failure.function, error, failure.text, task, False)
-                if when is not None:
-                    time.sleep(max(when - time.monotonic(), 0.0))
-                    continue
-                if policy.on_error == "collect":
-                    value = outcomes._record(index, failure.function, error, failure.text)
-                else:
-                    outcomes._skip(index, failure.function, error, failure.text)
-                    break
-            progress.add(1)
-            yield value
-            break
-    outcomes.finish()
-    progress.finish()
 
 
 def _task(batch: Batch, offset: int) -> Any:

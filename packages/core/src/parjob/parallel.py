@@ -15,11 +15,11 @@ from parjob import config, leases, validation
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
+from parjob.inline import run_inline, run_inline_list, run_inline_with_policy
 from parjob.nesting import nested_for
-from parjob.outcomes import run_inline_with_policy
 from parjob.policy import make_policy
 from parjob.progress import Progress, write_line
-from parjob.runner import Run, run_inline, run_inline_list
+from parjob.runner import Run
 from parjob.selection import choose
 from parjob.tasks import Task, forget_last_delayed
 from parjob.warn import warn_user

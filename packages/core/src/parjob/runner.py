@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import math
 import operator
-import pickle
 import queue
 import time
 from collections import deque
@@ -23,11 +22,9 @@ from parjob.batching import Batcher
 from parjob.errors import (
     BackendError,
     ParallelTimeoutError,
-    ResultSerializationError,
     SerializationError,
     TaskFailure,
     WorkerCrashedError,
-    function_name,
 )
 from parjob.feed import Feed
 from parjob.outcomes import Outcomes, Settled
@@ -36,47 +33,10 @@ from parjob.progress import Progress
 from parjob.serialization import explain
 from parjob.tasks import Batch, BatchResult, Task, paused_gc
 from parjob.warn import warn_user
+from parjob.wording import batch_error, describe_batch
 
 #: tasks at least this long (measured) make the runner read the input ahead
 _SLOW_TASK_SECONDS = 1e-4
-
-
-def run_inline(tasks: Iterator[Task], progress: Progress) -> Iterator[Any]:
-    """Run every task in the caller, one at a time: ``n_jobs=1`` and the sequential backend."""
-    index = 0
-    func: Any = None
-    try:
-        for func, args, kwargs in tasks:
-            yield func(*args, **kwargs)
-            index += 1
-            progress.add(1)
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        _name_task(exc, index, func)
-        raise
-    progress.finish()
-
-
-def run_inline_list(tasks: Iterator[Task], progress: Progress) -> list[Any]:
-    """``run_inline`` for ``return_as="list"`` without the generator: tiny tasks stay cheap."""
-    if progress.verbose:
-        return list(run_inline(tasks, progress))
-    results: list[Any] = []
-    append = results.append
-    func: Any = None
-    try:
-        for func, args, kwargs in tasks:
-            append(func(*args, **kwargs))
-    except BaseException as exc:
-        _name_task(exc, len(results), func)
-        raise
-    return results
-
-
-def _name_task(exc: BaseException, index: int, func: Any) -> None:
-    if func is not None and hasattr(exc, "add_note"):
-        exc.add_note(f"parjob: raised by task {index} ({function_name(func)})")
 
 
 class Run:
@@ -127,17 +87,13 @@ class Run:
         #: pre_dispatch bound while it is not)
         self.leftovers: list[tuple[int, Batch]] = []
         #: the failure policy at work, when it is not raise-at-once (see parjob.outcomes)
-        self.outcomes = (
-            Outcomes(policy, progress, nested)
-            if policy is not None and not policy.is_default
-            else None
-        )
+        policed = policy is not None and not policy.is_default
+        self.outcomes = Outcomes(policy, progress, nested) if policed else None  # type: ignore[arg-type]
         #: retries waiting for their delay: a heap of (when, input position, batch)
         self.later: list[tuple[float, int, Batch]] = []
         #: results settled without a batch coming back (collected timeouts)
         self.ready: list[tuple[int, list[Any]]] = []
-        #: late batches left running (the backend could not stop them): they hold a worker
-        #: until they end, so they count against the bound on work in flight
+        #: late batches left running (not stoppable): they hold a worker until they end
         self.zombies: set[Future[BatchResult]] = set()
         #: a late task could not be interrupted (said once per call)
         self.left_behind = False
@@ -307,25 +263,11 @@ class Run:
             raise failure.reraise()  # noqa: B904 - reraise() sets the cause: the worker's traceback
         except BackendError:
             raise
-        except CancelledError as exc:
-            message = f"the batch of {_describe(batch)} was cancelled by the backend"
-            if self.outcomes is not None:
-                return self._settled(batch, self.outcomes.lost(batch, exc, message))
-            raise WorkerCrashedError(message) from None
-        except Exception as exc:
-            if self.backend.serializes and _is_pickling_error(exc):
-                error: Exception = ResultSerializationError(
-                    f"a result of {_describe(batch)} cannot be sent back from the worker: "
-                    f"{_last_line(exc)}. Return something picklable, or run on threads "
-                    "(prefer='threads')."
-                )
-            else:
-                error = WorkerCrashedError(
-                    f"a worker failed while running {_describe(batch)}: {type(exc).__name__}: {exc}"
-                )
+        except Exception as exc:  # the worker or the way back failed, not a task
+            error = batch_error(batch, exc, self.backend.serializes)
             if self.outcomes is not None:
                 return self._settled(batch, self.outcomes.lost(batch, exc, str(error)))
-            raise error from exc
+            raise error from (None if isinstance(exc, CancelledError) else exc)
         results, seconds = outcome
         self.batcher.record(len(results), seconds)
         if len(results) != len(batch):
@@ -366,7 +308,7 @@ class Run:
         if batch.budget is None or not 0 < done < len(batch):
             raise WorkerCrashedError(
                 f"the backend returned {done} results for the {len(batch)} tasks of "
-                f"{_describe(batch)}"
+                f"{describe_batch(batch)}"
             )
         rest = batch.tasks[done:]
         pieces = _split(rest, math.ceil(len(rest) / self.batcher.size))
@@ -416,7 +358,7 @@ class Run:
                     self._late(late)
                     return None
                 raise ParallelTimeoutError(
-                    f"{_describe(late)} did not finish within timeout={self.timeout}s; "
+                    f"{describe_batch(late)} did not finish within timeout={self.timeout}s; "
                     "the remaining tasks were cancelled"
                 ) from None
 
@@ -431,7 +373,7 @@ class Run:
         if not stopped and not self.left_behind:
             self.left_behind = True
             warn_user(
-                f"{_describe(batch)} ran past timeout={self.timeout}s and goes on running in "
+                f"{describe_batch(batch)} ran past timeout={self.timeout}s and goes on running in "
                 f"the background: the {self.backend.name!r} backend cannot interrupt it "
                 "(the call does not wait for it)"
             )
@@ -454,25 +396,3 @@ def _split(chunk: list[Task], parts: int) -> list[list[Task]]:
     step, extra = divmod(len(chunk), parts)
     bounds = [k * step + min(k, extra) for k in range(parts + 1)]
     return [chunk[bounds[k] : bounds[k + 1]] for k in range(parts)]
-
-
-def _is_pickling_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a pickler's complaint. Tasks are pickled (and checked) in the
-    caller before dispatch, so one coming back from a batch is about its results."""
-    kinds = (pickle.PickleError, TypeError, AttributeError)
-    return isinstance(exc, kinds) and "pickle" in str(exc).lower()
-
-
-def _last_line(exc: BaseException) -> str:
-    """``exc`` in one line: engines put whole tracebacks in their messages."""
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    last = lines[-1].strip() if lines else ""
-    name = type(exc).__name__
-    return last if last.startswith(name) else f"{name}: {last}"
-
-
-def _describe(batch: Batch) -> str:
-    first = batch.first_function
-    if len(batch) == 1:
-        return f"task {batch.start} ({function_name(first)})"
-    return f"tasks {batch.start}-{batch.start + len(batch) - 1} ({function_name(first)}, ...)"
