@@ -134,8 +134,6 @@ class DaskBackend(Backend):
         self._cap: int | None = None  # most batches on the cluster at once (explicit n_jobs)
         self._lock = threading.Lock()
         self._active: set[Future] = set()
-        #: the dask task behind each launched batch's future (for cancel)
-        self._launched: dict[ConcurrentFuture[BatchResult], Future] = {}
         self._pending: deque[tuple[DaskWork, ConcurrentFuture[BatchResult]]] = deque()
         self._explicit = EMPTY
         self._store: ArrayStore | None = None
@@ -258,7 +256,6 @@ class DaskBackend(Backend):
         tasks = isolated(client.map, run_batch, datas, values, **options)
         for task, (_, future) in zip(tasks, items, strict=True):
             self._active.add(task)
-            self._launched[future] = task
             # fetch the outcome in dask's event loop as soon as the task ends: no hop
             # through dask's one callback thread and back into the loop for every batch
             isolated(client.loop.add_callback, self._relay, client, task, future)
@@ -287,7 +284,6 @@ class DaskBackend(Backend):
             error = CancelledError(f"dask task {task.key}: {type(exc).__name__}: {exc}")
         with self._lock:
             self._active.discard(task)
-            self._launched.pop(future, None)
             waiting = self._pending.popleft() if self._pending else None
             if waiting is not None:
                 try:
@@ -309,20 +305,16 @@ class DaskBackend(Backend):
         scatter.sweep()
 
     def cancel(self, future: ConcurrentFuture[BatchResult]) -> bool:  # type: ignore[override]
-        """Cancel one late batch. A dask task already running goes on in its worker (a
-        thread cannot be stopped): False then, and the core says so."""
+        """One late batch: dropped if it has not been sent to dask; else False. A running
+        dask task cannot be stopped (a thread), and cancelling it would free its place on
+        the worker in name only: it is left to end, holding its place, and the call's end
+        cancels it (on parjob's own cluster, by restarting the worker; see abort)."""
         with self._lock:
             for at, (_, waiting) in enumerate(self._pending):
                 if waiting is future:
                     del self._pending[at]
                     future.cancel()
                     return True
-            task = self._launched.pop(future, None)
-        future.cancel()
-        if task is None:
-            return True
-        with contextlib.suppress(Exception):
-            isolated(self._call_client().cancel, [task])
         return False
 
     def abort(self) -> None:
@@ -347,7 +339,6 @@ class DaskBackend(Backend):
         with self._lock:
             tasks = list(self._active)
             self._active.clear()
-            self._launched.clear()
             pending = list(self._pending)
             self._pending.clear()
             self._auto = EMPTY

@@ -457,7 +457,7 @@ class BackendConformance:
             out = Parallel(timeout=1.5, on_error="collect")(
                 delayed(sleep_then)(i, 3.0 if i == 1 else 0) for i in range(6)
             )
-        assert [r for i, r in enumerate(out) if i != 1] == [0, 2, 3, 4, 5]
+        assert [r for i, r in enumerate(out) if i != 1] == [0, 2, 3, 4, 5], out
         assert isinstance(out[1], TaskError) and isinstance(out[1].exception, TaskTimeoutError)
         assert isinstance(out[1].exception, TimeoutError)
         assert Parallel()(delayed(square)(i) for i in range(3)) == [0, 1, 4]
