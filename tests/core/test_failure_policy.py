@@ -146,3 +146,26 @@ def test_stale_folders_of_dead_processes_are_swept(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"parjob-workers-{os.getpid()}-mine", "parjob-workers-notapid"]
     )
+
+
+@pytest.mark.parametrize("return_as", ["list", "generator", "generator_unordered"])
+def test_retries_in_every_return_form(return_as: str, tmp_path: Path) -> None:
+    # results held back behind a retry (ordered, bounded by pre_dispatch) must not stall it
+    paths = [str(tmp_path / f"runs-{i}") for i in range(24)]
+    out = list(
+        Parallel(
+            n_jobs=2,
+            backend="threading",
+            return_as=return_as,
+            retries=2,
+            retry_delay=0.01,
+            on_error="collect",
+            pre_dispatch=2,
+            batch_size=2,
+        )(delayed(fail_until)(path, i % 4) for i, path in enumerate(paths))
+    )
+    shown = [r if isinstance(r, int) else "E" for r in out]
+    expected = [1, 2, 3, "E"] * 6
+    if return_as == "generator_unordered":
+        shown, expected = sorted(map(str, shown)), sorted(map(str, expected))
+    assert shown == expected

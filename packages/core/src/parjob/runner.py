@@ -153,6 +153,8 @@ class Run:
                 self.limit is None
                 or len(self.inflight) + len(outbox) + waiting + len(self.zombies) < self.limit
                 or self._in_tail()
+                # results held back behind a retry may fill the bound: let it go
+                or bool(self.leftovers and not self.inflight and not outbox)
             ):
                 self._dispatch_next(outbox)
             if outbox:
@@ -363,8 +365,7 @@ class Run:
                 ) from None
 
     def _late(self, batch: Batch) -> None:
-        """Under the failure policy: a batch ran past the timeout. Stop it where the backend
-        can (else leave it running, and say so) and let the policy settle its tasks."""
+        """A late batch under the policy: stopped where it can be (else left, said once)."""
         future = next(f for f, (b, _) in self.inflight.items() if b is batch)
         del self.inflight[future]
         stopped = self.backend.cancel(future)
