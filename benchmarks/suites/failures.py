@@ -1,7 +1,8 @@
 """Issue 21 workloads: 10,000 tiny tasks of which 1% fail, collected, on loky and dask.
 
 ``parjob`` runs them with ``on_error="collect"``; ``no failures`` is the same call on the
-same number of tasks that all succeed (the issue's target: collect within 1.2x of it);
+same number of tasks that all succeed (the issue's target: collect within 1.2x of it), and
+``default`` that call without ``on_error`` (raise-at-once, the fastest path);
 ``joblib`` is joblib's nearest equivalent, each task wrapped in a try/except that returns
 the exception (joblib has no collect mode). Pools and clusters are started and warmed up
 in each case's setup, as in the loky and dask suites.
@@ -34,7 +35,8 @@ N = 10_000
 )
 
 COLLECT = "Parallel(n_jobs={n}, on_error='collect')(delayed(flaky)(i) for i in range(N))"
-CLEAN = "Parallel(n_jobs={n})(delayed(flaky)(i * 100) for i in range(N))"
+CLEAN = "Parallel(n_jobs={n}, on_error='collect')(delayed(flaky)(i * 100) for i in range(N))"
+DEFAULT = "Parallel(n_jobs={n})(delayed(flaky)(i * 100) for i in range(N))"
 GUARDED = "Parallel(n_jobs={n})(delayed(guarded)(i) for i in range(N))"
 
 
@@ -42,6 +44,7 @@ def _loky() -> dict[str, Case | str]:
     return {
         "parjob": Case(COLLECT.format(n=2), LOKY_PARJOB),
         "no failures": Case(CLEAN.format(n=2), LOKY_PARJOB),
+        "default": Case(DEFAULT.format(n=2), LOKY_PARJOB),
         "joblib": Case(GUARDED.format(n=2), LOKY_JOBLIB),
     }
 
@@ -55,6 +58,9 @@ def _dask() -> dict[str, Case | str]:
         ),
         "no failures": Case(
             'with parallel_config("dask"):\n    ' + CLEAN.format(n=-1), parjob_setup
+        ),
+        "default": Case(
+            'with parallel_config("dask"):\n    ' + DEFAULT.format(n=-1), parjob_setup
         ),
         "joblib": Case(
             'with joblib.parallel_config("dask"):\n    ' + GUARDED.format(n=-1), joblib_setup

@@ -27,14 +27,22 @@ def run_keeping_failures(batch: Batch, append: Callable[[Any], None]) -> None:
     """
     start = batch.start
     portable = batch.portable
-    budget = batch.budget
-    deadline = time.perf_counter() + budget if budget is not None else None
+    if batch.budget is None and batch._single:
+        # the usual unpickled batch: one function over one argument each, no clock to read
+        func = batch._function
+        for offset, value in enumerate(batch._arguments or ()):
+            try:
+                append(func(value))
+            except Exception as exc:
+                append(TaskFailure.capture(start + offset, func, exc, portable))
+                del exc
+        return
+    deadline = time.perf_counter() + batch.budget if batch.budget is not None else None
     for offset, (func, args, kwargs) in enumerate(batch.tasks):
         try:
-            value = func(*args, **kwargs)
+            append(func(*args, **kwargs))
         except Exception as exc:
-            value = TaskFailure.capture(start + offset, func, exc, portable)
+            append(TaskFailure.capture(start + offset, func, exc, portable))
             del exc
-        append(value)
         if deadline is not None and time.perf_counter() >= deadline:
             break
