@@ -20,7 +20,7 @@ from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from parjob import config, crashes, references
-from parjob.backend import Backend, RunSettings, settle
+from parjob.backend import Backend, RunSettings, drop_queued, settle
 from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
 from parjob.validation import parse_nbytes
@@ -310,12 +310,7 @@ class DaskBackend(Backend):
         the worker in name only: it is left to end, holding its place, and the call's end
         cancels it (on parjob's own cluster, by restarting the worker; see abort)."""
         with self._lock:
-            for at, (_, waiting) in enumerate(self._pending):
-                if waiting is future:
-                    del self._pending[at]
-                    future.cancel()
-                    return True
-        return False
+            return drop_queued(self._pending, future)
 
     def abort(self) -> None:
         """Cancel the call's dask tasks. On parjob's own cluster, running ones are stopped

@@ -19,7 +19,7 @@ from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from parjob import crashes
-from parjob.backend import Backend, RunSettings, settle
+from parjob.backend import Backend, RunSettings, drop_queued, settle
 from parjob.errors import function_name
 from parjob.references import load_batch
 from parjob.tasks import Batch, BatchResult
@@ -237,11 +237,8 @@ class RayBackend(Backend):
         import ray
 
         with self._lock:
-            for at, (_, waiting) in enumerate(self._pending):
-                if waiting is future:
-                    del self._pending[at]
-                    future.cancel()
-                    return True
+            if drop_queued(self._pending, future):
+                return True
             ref = next((r for r, f in self._active.items() if f is future), None)
             if ref is not None:
                 del self._active[ref]

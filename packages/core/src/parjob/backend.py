@@ -186,3 +186,15 @@ def settle(future: Future[BatchResult], outcome: Any, error: BaseException | Non
             future.set_exception(error)
     except InvalidStateError:
         pass
+
+
+def drop_queued(queued: Any, future: Future[BatchResult]) -> bool:
+    """Remove ``future``'s entry from ``queued`` (a deque of ``(work, future)`` pairs that
+    a backend holds back, not yet sent to its engine) and cancel it; False when it is not
+    there. For a backend's ``cancel``, with the backend's lock held."""
+    for at, (_, waiting) in enumerate(queued):
+        if waiting is future:
+            del queued[at]
+            future.cancel()
+            return True
+    return False
