@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from parjob import crashes
 from parjob.errors import (
+    ResultSerializationError,
     TaskError,
     TaskFailure,
     TaskTimeoutError,
@@ -94,8 +95,9 @@ class Outcomes:
             parts.append((run_start, run))
         return Settled(parts, again)
 
-    def lost(self, batch: Batch, error: BaseException, message: str) -> Settled:
-        """The batch's worker was lost (``error`` is the engine's, ``message`` the core's)."""
+    def lost(self, batch: Batch, error: BaseException, named: Exception) -> Settled:
+        """The batch's worker was lost, or its results could not come back (``error`` is
+        the engine's, ``named`` the core's error naming the batch)."""
         now = time.monotonic()
         spared = self.resent.get(batch.start, 0) < _SPARED_RESENDS
         if crashes.was_spared(error) and spared and batch.has_tasks:
@@ -105,10 +107,13 @@ class Outcomes:
             return Settled([], self._split(batch, now))
         task = _task(batch, 0)
         name = function_name(batch.first_function)
+        if isinstance(named, ResultSerializationError):  # the task's doing, not a crash
+            named.__cause__ = error
+            return self._one(batch, name, named, task, crash=False)
         how = crashes.how_it_died(error)
         described = crashes.describe_task(batch.start, name, task)
         crashed = WorkerCrashedError(
-            f"{described}: the worker running it {how}" if how else f"{described}: {message}"
+            f"{described}: the worker running it {how}" if how else f"{described}: {named}"
         )
         crashed.__cause__ = error
         return self._one(batch, name, crashed, task, crash=True)

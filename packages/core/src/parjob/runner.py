@@ -268,7 +268,7 @@ class Run:
         except Exception as exc:  # the worker or the way back failed, not a task
             error = batch_error(batch, exc, self.backend.serializes)
             if self.outcomes is not None:
-                return self._settled(batch, self.outcomes.lost(batch, exc, str(error)))
+                return self._settled(batch, self.outcomes.lost(batch, exc, error))
             raise error from (None if isinstance(exc, CancelledError) else exc)
         results, seconds = outcome
         self.batcher.record(len(results), seconds)
