@@ -146,8 +146,12 @@ class TaskFailure(Exception):
         text = format_traceback(exc)
         name = function_name(func)
         carried: BaseException | None = exc
-        if portable and not _pickles(exc):
-            carried = None
+        if portable:
+            # its frames travel as text; a traceback object would be pickled too where
+            # tblib is installed (dask does), and rebuilt at a high cost on each side
+            exc.__traceback__ = None
+            if not _pickles(exc):
+                carried = None
         return cls(index, name, carried, text, type(exc).__name__, portable)
 
     def __reduce__(self) -> tuple[Any, ...]:
