@@ -16,8 +16,7 @@ from suites.loky import EXPOSE
 from suites.loky import JOBLIB as LOKY_JOBLIB
 from suites.loky import PARJOB as LOKY_PARJOB
 
-FLAKY = (
-    """
+FLAKY = """
 def flaky(x):
     if x % 100 == 7:
         raise ValueError(f"bad value {x}")
@@ -30,9 +29,7 @@ def guarded(x):  # joblib's way: catch in the task, return the exception
         return exc
 
 N = 10_000
-"""
-    + EXPOSE.replace('("double", "spin", "column", "blob")', '("flaky", "guarded")')
-)
+""" + EXPOSE.replace('("double", "spin", "column", "blob")', '("flaky", "guarded")')
 
 COLLECT = "Parallel(n_jobs={n}, on_error='collect')(delayed(flaky)(i) for i in range(N))"
 CLEAN = "Parallel(n_jobs={n}, on_error='collect')(delayed(flaky)(i * 100) for i in range(N))"
@@ -53,15 +50,11 @@ def _dask() -> dict[str, Case | str]:
     parjob_setup = CLUSTER + DASK_PARJOB + SETTLE
     joblib_setup = CLUSTER + DASK_JOBLIB + SETTLE
     return {
-        "parjob": Case(
-            'with parallel_config("dask"):\n    ' + COLLECT.format(n=-1), parjob_setup
-        ),
+        "parjob": Case('with parallel_config("dask"):\n    ' + COLLECT.format(n=-1), parjob_setup),
         "no failures": Case(
             'with parallel_config("dask"):\n    ' + CLEAN.format(n=-1), parjob_setup
         ),
-        "default": Case(
-            'with parallel_config("dask"):\n    ' + DEFAULT.format(n=-1), parjob_setup
-        ),
+        "default": Case('with parallel_config("dask"):\n    ' + DEFAULT.format(n=-1), parjob_setup),
         "joblib": Case(
             'with joblib.parallel_config("dask"):\n    ' + GUARDED.format(n=-1), joblib_setup
         ),
