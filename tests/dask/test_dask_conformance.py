@@ -12,6 +12,7 @@ class TestDaskConformanceNoAutoScatter(BackendConformance):
 
     backend = "dask"
     backend_params = {"scatter_threshold": None}
+    crash_tests = False  # killed workers restart slowly: TestDaskConformance kills them
 
 
 class TestDaskConformanceOneJob(BackendConformance):
@@ -19,3 +20,4 @@ class TestDaskConformanceOneJob(BackendConformance):
 
     backend = "dask"
     n_jobs = 1
+    crash_tests = False  # killed workers restart slowly: TestDaskConformance kills them

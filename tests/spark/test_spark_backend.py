@@ -188,9 +188,18 @@ def test_retries_beyond_what_spark_allows_are_refused_before_any_work(
     if sessions.max_task_failures(spark) > 1:
         pytest.skip("this session lets Spark retry tasks")
     marker = str(tmp_path / "ran")
-    with pytest.raises(ValueError, match=r"spark.task.maxFailures allows 1"):
-        Parallel(backend="spark", retries=1)([delayed(spark_tasks.fail_once)(marker)])
+    with (
+        pytest.raises(ValueError, match=r"spark.task.maxFailures allows 1"),
+        parallel_config(SparkBackend(retries=1)),
+    ):
+        Parallel()([delayed(spark_tasks.fail_once)(marker)])
     assert not (tmp_path / "ran").exists()
+
+
+def test_parallel_retries_are_the_core_s_on_any_session(tmp_path: Any) -> None:
+    # Parallel(retries=) is parjob's own (spark.task.maxFailures does not limit it)
+    marker = str(tmp_path / "ran")
+    assert Parallel(backend="spark", retries=1)([delayed(spark_tasks.fail_once)(marker)]) == ["ok"]
 
 
 def test_the_spark_backend_inside_a_spark_task_says_why_not(spark: Any) -> None:

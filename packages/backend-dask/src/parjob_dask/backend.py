@@ -19,8 +19,8 @@ from concurrent.futures import CancelledError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from parjob import config, references
-from parjob.backend import Backend, RunSettings, settle
+from parjob import config, crashes, references
+from parjob.backend import Backend, RunSettings, drop_queued, settle
 from parjob.cpu import cpu_count
 from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
@@ -287,6 +287,8 @@ class DaskBackend(Backend):
                 # traceback travels as text in the TaskFailure)
                 error = exc.with_traceback(None)
                 error.__context__ = None
+                if type(exc).__name__ == "KilledWorker":  # every worker it ran on died
+                    crashes.blame(error, f"was lost: {_last_line(str(exc))}")
         except BaseException as exc:  # e.g. asyncio's CancelledError when the loop stops
             error = CancelledError(f"dask task {task.key}: {type(exc).__name__}: {exc}")
         with self._lock:
@@ -315,9 +317,26 @@ class DaskBackend(Backend):
             self._explicit = EMPTY
             self._explicit_client = None
 
+    def cancel(self, future: ConcurrentFuture[BatchResult]) -> bool:  # type: ignore[override]
+        """One late batch: dropped if it has not been sent to dask; else False. A running
+        dask task cannot be stopped (a thread), and cancelling it would free its place on
+        the worker in name only: it is left to end, holding its place, and the call's end
+        cancels it (on parjob's own cluster, by restarting the worker; see abort)."""
+        with self._lock:
+            return drop_queued(self._pending, future)
+
     def abort(self) -> None:
+        """Cancel the call's dask tasks. On parjob's own cluster, running ones are stopped
+        by restarting its workers (when no other call or scattered data uses it), so the
+        next call starts at once; on a user's cluster they run to their end."""
+        with self._lock:
+            running = [task for task in self._active if not task.done()]
+        keys = {task.key for task in running}
         self._release()
         self._close_store()
+        client = self._client
+        if running and client is not None and not self._in_worker:
+            cluster.restart_if_only(client, keys)
 
     def _close_store(self) -> None:
         if self._store is not None:
@@ -384,3 +403,8 @@ def _groups(items: list[tuple[DaskWork, Any]]) -> Iterator[list[tuple[DaskWork, 
         size += len(item[0].data)
     if group:
         yield group
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""

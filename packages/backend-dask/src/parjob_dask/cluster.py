@@ -19,6 +19,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import signal
 import sys
 import threading
 import weakref
@@ -292,6 +293,30 @@ def _start_local_cluster() -> LocalCluster:
 def embedded_cluster() -> LocalCluster | None:
     """parjob's own LocalCluster, if it was started in this process."""
     return _embedded[0] if _embedded is not None else None
+
+
+def is_embedded(client: Client | None) -> bool:
+    """Whether ``client`` is the one of parjob's own LocalCluster."""
+    embedded = _embedded
+    return client is not None and embedded is not None and embedded[1] is client
+
+
+def restart_if_only(client: Client, keys: set[str]) -> bool:
+    """Stop running tasks on parjob's own cluster (Python threads cannot be interrupted) by
+    killing its worker processes, which their nannies start again at once; unless the
+    client holds anything beyond ``keys`` (another call's tasks, scattered data): then
+    nothing is touched. True when it killed them."""
+    embedded = _embedded
+    if not is_embedded(client) or embedded is None or set(client.futures) - keys:
+        return False
+    killed = False
+    for nanny in list(getattr(embedded[0], "workers", {}).values()):
+        pid = getattr(getattr(nanny, "process", None), "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+    return killed
 
 
 def _register_atexit() -> None:

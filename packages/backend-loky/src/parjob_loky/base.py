@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
+import signal
 import sys
 import threading
 import time
-from concurrent.futures import Executor, Future, InvalidStateError
+from concurrent.futures import Executor, Future, InvalidStateError, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
+from parjob import crashes
 from parjob.backend import Backend, RunSettings, Work
 from parjob.cpu import cpu_count
 from parjob.memmap import ArrayStore
@@ -25,6 +28,8 @@ from parjob.tasks import Batch, BatchResult, EncodedBatch
 from parjob_loky import crash, threads
 from parjob_loky.worker import run
 
+#: How long cancel() waits for the pool to notice a worker it killed, and for a new one.
+_NOTICE_SECONDS = 10.0
 #: Batch tokens, unique in this process, so a worker's record names one batch.
 _tokens = itertools.count()
 
@@ -57,6 +62,12 @@ class ProcessBackend(Backend):
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()
         self._blamed: BaseException | None = None
+        #: the last pool break whose cause is known (a dead worker found, or one killed
+        #: by cancel): the batches it took with it were only bystanders
+        self._explained: BaseException | None = None
+        #: workers killed by cancel (their batch ran past its timeout)
+        self._killed: set[int] = set()
+        self._timeout: float | None = None
 
     # -- what subclasses provide ----------------------------------------------------------
     def _open_executor(self, n_jobs: int) -> Executor:
@@ -75,6 +86,7 @@ class ProcessBackend(Backend):
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         # called before every call, also inside a ``with Parallel()`` block
         self._n_jobs = n_jobs
+        self._timeout = settings.timeout
         self._limits = threads.worker_env(n_jobs, settings.inner_max_num_threads)
         if settings != self._store_settings:
             self._close_store()
@@ -122,6 +134,33 @@ class ProcessBackend(Backend):
         inner.add_done_callback(partial(self._settle, token))
         return outer
 
+    def cancel(self, future: Future[BatchResult]) -> bool:
+        """Stop one late batch: cancel it if queued, else kill the worker running it (the
+        pool then replaces its workers; the batches lost with them are sent again)."""
+        with self._lock:
+            token = next((t for t, e in self._pending.items() if e.outer is future), None)
+            entry = self._pending.pop(token) if token is not None else None
+        if entry is None:
+            return future.cancel()
+        entry.outer.cancel()
+        if entry.inner.cancel():
+            return True
+        pid = {t: p for t, p in crash.last_started().items()}.get(token)
+        if pid is None or os.name != "posix":
+            return False
+        self._killed.add(pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        # wait for the pool to see it, then start the next batches on fresh, booted workers,
+        # so their clocks do not run while a new interpreter starts
+        with contextlib.suppress(Exception):
+            wait([entry.inner], timeout=_NOTICE_SECONDS)
+        self._reopen()
+        if self._timeout is not None and self._executor is not None:
+            with contextlib.suppress(Exception):
+                self._executor.submit(int).result(timeout=_NOTICE_SECONDS)
+        return True
+
     def stop(self) -> None:
         self._pending.clear()
         self._close_store()
@@ -164,6 +203,8 @@ class ProcessBackend(Backend):
         if isinstance(error, BrokenProcessPool):
             with contextlib.suppress(Exception):  # a nicety: never lose the outcome for it
                 self._blame(error)
+            if error is self._explained:
+                crashes.spare(error)
         entry = self._pending.pop(token, None)
         if entry is None:  # aborted, or already failed by _blame
             return
@@ -193,6 +234,8 @@ class ProcessBackend(Backend):
                 return
             self._blamed = error
             for token, pid in crash.last_started().items():
+                if pid in self._killed:
+                    self._explained = error
                 entry = self._pending.get(token)
                 if entry is None:
                     continue
@@ -200,9 +243,10 @@ class ProcessBackend(Backend):
                 if exitcode is None and crash.is_alive(pid):
                     continue
                 del self._pending[token]
-                died = _worker_error(
-                    f"the worker process (pid {pid}) running it {crash.describe_exit(exitcode)}"
-                )
+                self._explained = error
+                ended = crashes.describe_exit(exitcode)
+                died = _worker_error(f"the worker process (pid {pid}) running it {ended}")
+                crashes.blame(died, f"(pid {pid}) {ended}")
                 died.__cause__ = error
                 with contextlib.suppress(InvalidStateError):
                     entry.outer.set_exception(died)

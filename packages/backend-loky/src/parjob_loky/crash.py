@@ -14,9 +14,11 @@ import atexit
 import contextlib
 import os
 import shutil
-import signal
 import tempfile
 import threading
+
+from parjob import crashes
+from parjob.sweep import sweep_once
 
 _TOKEN = 20  # bytes per record: a right-aligned decimal token
 _lock = threading.Lock()
@@ -32,6 +34,8 @@ def status_folder() -> str:
         with _lock:
             if _folder is None or _folder[0] != pid:
                 base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+                # the folders of processes killed before their exit handlers ran
+                sweep_once(base or tempfile.gettempdir(), "parjob-workers-")
                 path = tempfile.mkdtemp(prefix=f"parjob-workers-{pid}-", dir=base)
                 atexit.register(shutil.rmtree, path, True)
                 _folder = (pid, path)
@@ -89,23 +93,5 @@ def forget_dead() -> None:
                 os.unlink(os.path.join(folder, name))
 
 
-_SIGNAL_HINTS = {
-    "SIGKILL": " (by the system, e.g. when it ran out of memory, or by a user)",
-    "SIGSEGV": " (a segmentation fault in native code)",
-    "SIGBUS": " (a bus error, e.g. a memory-mapped file that could not be read)",
-    "SIGABRT": " (native code called abort())",
-    "SIGTERM": " (asked to terminate)",
-}
-
-
-def describe_exit(exitcode: int | None) -> str:
-    """``"exited with code 3"``, ``"was killed by signal SIGKILL (...)"``, as a phrase."""
-    if exitcode is None:
-        return "ended (exit status unknown)"
-    if exitcode >= 0:
-        return f"exited with code {exitcode}"
-    try:
-        name = signal.Signals(-exitcode).name
-    except ValueError:
-        return f"was killed by signal {-exitcode}"
-    return f"was killed by signal {name}{_SIGNAL_HINTS.get(name, '')}"
+# how a worker ended, in words: one phrasing for every backend (kept here for importers)
+describe_exit = crashes.describe_exit

@@ -18,7 +18,8 @@ from concurrent.futures import CancelledError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from parjob.backend import Backend, RunSettings, settle
+from parjob import crashes
+from parjob.backend import Backend, RunSettings, drop_queued, settle
 from parjob.errors import function_name
 from parjob.references import load_batch
 from parjob.tasks import Batch, BatchResult
@@ -233,6 +234,26 @@ class RayBackend(Backend):
                 if future is not None:
                     _relay(future, lambda ref=ref: ray.get(ref))
 
+    def cancel(self, future: ConcurrentFuture[BatchResult]) -> bool:  # type: ignore[override]
+        """One late batch: not started, it is dropped; running, Ray kills its worker
+        process (``force=True``), which Ray replaces."""
+        import ray
+
+        with self._lock:
+            if drop_queued(self._pending, future):
+                return True
+            ref = next((r for r, f in self._active.items() if f is future), None)
+            if ref is not None:
+                del self._active[ref]
+        future.cancel()
+        if ref is None:
+            return True
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:
+            return False
+        return True
+
     def stop(self) -> None:
         self._release()
 
@@ -348,6 +369,25 @@ def _relay(future: ConcurrentFuture[BatchResult], get: Any) -> None:
         error = cause if isinstance(cause, BaseException) else exc
     except Exception as exc:  # a worker or node died, an object was lost, ...
         error = exc
+        if _lost_worker(exc):
+            crashes.blame(exc, f"was lost: {type(exc).__name__}: {_first_line(exc)}")
     if isinstance(error, BaseException):
         error = error.with_traceback(None)  # its frames would hold Ray's internals alive
     settle(future, outcome, error)
+
+
+def _lost_worker(exc: BaseException) -> bool:
+    """Whether Ray says the worker (or its node, or its actor) running the task died."""
+    from ray import exceptions
+
+    kinds = tuple(
+        getattr(exceptions, name)
+        for name in ("WorkerCrashedError", "NodeDiedError", "ActorDiedError", "OutOfMemoryError")
+        if hasattr(exceptions, name)
+    )
+    return isinstance(exc, kinds)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""

@@ -235,6 +235,17 @@ class SparkBackend(Backend):
                 if self._cap is None:
                     self._running -= len(wave)
 
+    def cancel(self, future: Future[BatchResult]) -> bool:
+        """One late batch: dropped if its job has not started; else False (its job's other
+        batches run on, so it is not stopped)."""
+        with self._lock:
+            for wave in self._pending:
+                if any(item.future is future for item in wave) and len(wave) == 1:
+                    self._pending.remove(wave)
+                    future.cancel()
+                    return True
+        return False  # left to end, holding its slot (the call's end cancels its job)
+
     def stop(self) -> None:
         self._join()
         self._release_shipment()

@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import functools
 import pickle
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError, Future, InvalidStateError
@@ -32,6 +33,7 @@ from typing import Any, NamedTuple
 
 import cloudpickle
 
+from parjob import crashes
 from parjob.errors import TaskFailure
 from parjob.tasks import BatchResult
 from parjob_spark.broadcast import load_batch
@@ -124,9 +126,24 @@ class Strategy:
 
 
 def _fail_unsettled(wave: list[Pending], error: BaseException | None) -> None:
-    for pending in wave:
-        if not pending.future.done():
-            settle(pending.future, error or CancelledError("the Spark job ended without it"))
+    unsettled = [pending for pending in wave if not pending.future.done()]
+    if error is not None and not isinstance(error, CancelledError):
+        if len(unsettled) == 1:  # the job failed for this batch: its worker, if one died
+            crashes.blame(error, _how(error))
+        else:  # one job for several batches: which one failed it is unknown; the core
+            crashes.spare(error)  # sends them again one by one, then knows
+    for pending in unsettled:
+        settle(pending.future, error or CancelledError("the Spark job ended without it"))
+
+
+def _how(error: BaseException) -> str:
+    """How the Python worker ended, as far as Spark's message says (its exit code)."""
+    found = re.search(r"exit code:? ?(-?\d+)", str(error), re.IGNORECASE)
+    if found:
+        code = int(found.group(1))
+        # Spark reports a signal as 128 + its number, or as a negative code
+        return crashes.describe_exit(-(code - 128) if code > 128 else code)
+    return f"failed its Spark job: {_first_line(str(error))}"
 
 
 # -- classic Spark: an RDD, outcomes through an accumulator ------------------------------

@@ -133,6 +133,18 @@ class Backend:
         """
         return [self.submit(work) for work in works]
 
+    def cancel(self, future: Future[BatchResult]) -> bool:
+        """Stop the one batch behind ``future``: it ran past its timeout under
+        ``on_error="collect"`` or ``"skip"``, and the call goes on without it.
+
+        Optional. True when the batch will not go on running (it had not started, or its
+        worker was stopped); False when it runs on in the background (the core then warns).
+        The default cancels a batch that has not started. A backend whose ``submit`` returns
+        a Future of its own, never marked running, must override it: ``Future.cancel()``
+        would succeed on it without stopping the work.
+        """
+        return future.cancel()
+
     def stop(self) -> None:
         """End of a call (or of a ``with Parallel()`` block): release per-call resources."""
 
@@ -182,3 +194,15 @@ def settle(future: Future[BatchResult], outcome: Any, error: BaseException | Non
             future.set_exception(error)
     except InvalidStateError:
         pass
+
+
+def drop_queued(queued: Any, future: Future[BatchResult]) -> bool:
+    """Remove ``future``'s entry from ``queued`` (a deque of ``(work, future)`` pairs that
+    a backend holds back, not yet sent to its engine) and cancel it; False when it is not
+    there. For a backend's ``cancel``, with the backend's lock held."""
+    for at, (_, waiting) in enumerate(queued):
+        if waiting is future:
+            del queued[at]
+            future.cancel()
+            return True
+    return False

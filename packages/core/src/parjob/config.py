@@ -13,6 +13,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, NamedTuple
 
 from parjob import validation
+from parjob.policy import failure_settings
 
 
 class Nested(NamedTuple):
@@ -82,6 +83,10 @@ class parallel_config:
         require: str | None = None,
         inner_max_num_threads: int | None = None,
         progress: Any = None,
+        on_error: str | None = None,
+        retries: int | None = None,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
+        retry_delay: float | None = None,
         **backend_params: Any,
     ) -> None:
         validation.check_backend_spec(backend)
@@ -107,6 +112,7 @@ class parallel_config:
                 else None
             ),
             "progress": validation.check_progress(progress) if progress is not None else None,
+            **failure_settings(on_error, retries, retry_on, retry_delay),
         }
         # None means "not set", except for max_nbytes and mmap_mode, where None disables
         # memory-mapping: those two use a marker for "not set" instead
@@ -198,6 +204,10 @@ _SHOWN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "require": None,
         "inner_max_num_threads": None,
         "progress": False,
+        "on_error": "raise",
+        "retries": 0,
+        "retry_on": (Exception,),
+        "retry_delay": 0.0,
     }
 )
 

@@ -30,6 +30,7 @@ from typing import Any
 import cloudpickle
 
 from parjob.backend import RunSettings
+from parjob.sweep import sweep_once
 
 SHARED_MEM_FOLDER = "/dev/shm"
 _CHUNK = 64 * 1024**2  # bytes per write when a non-contiguous array is made contiguous
@@ -143,6 +144,7 @@ class ArrayStore:
             if os.path.dirname(folder) == base:
                 return folder, shared
         os.makedirs(base, exist_ok=True)
+        sweep_once(base, "parjob_")  # folders of parjob processes killed before their exit
         folder = tempfile.mkdtemp(prefix=f"parjob_{os.getpid()}_", dir=base)  # mode 0700
         self.folders.append(folder)
         _track(folder)

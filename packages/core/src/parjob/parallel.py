@@ -15,15 +15,18 @@ from parjob import config, leases, validation
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
+from parjob.inline import run_inline, run_inline_list, run_inline_with_policy
 from parjob.nesting import nested_for
+from parjob.policy import make_policy
 from parjob.progress import Progress, write_line
-from parjob.runner import Run, run_inline, run_inline_list
+from parjob.runner import Run
 from parjob.selection import choose
 from parjob.summary import RunSummary
 from parjob.tasks import Task, forget_last_delayed
 from parjob.warn import warn_user
 
 _DEFAULT_PRE_DISPATCH = "2 * n_jobs"
+_ANY_EXCEPTION = Default((Exception,))
 
 
 class Parallel:
@@ -37,7 +40,11 @@ class Parallel:
     ``pre_dispatch``: batches in flight (``"all"``, an int or e.g. ``"2 * n_jobs"``).
     ``batch_size``: tasks per batch, or ``"auto"`` to size batches from measured task time.
     ``temp_folder``, ``max_nbytes``, ``mmap_mode``: memory-mapping of large arrays for
-    process backends. Extra keyword arguments go to the backend. Use it as a context
+    process backends. ``on_error``: ``"raise"`` (the first failure), ``"collect"`` (a
+    failed task's slot holds a ``TaskError``) or ``"skip"`` (left out, one warning).
+    ``retries``: further attempts for a task that raised one of ``retry_on`` (default any
+    ``Exception``) or whose worker died, ``retry_delay`` seconds apart (doubling).
+    Extra keyword arguments go to the backend. Use it as a context
     manager to keep one pool of workers across several calls.
     ``progress``: a live bar counting tasks (``True``: tqdm when installed, else a plain
     line), or a tqdm class, a bar object with ``update``, or a callable ``(done, total)``.
@@ -60,6 +67,10 @@ class Parallel:
         require: str | None = Default(None),  # type: ignore[assignment]
         return_generator: bool | None = None,
         progress: bool | Any = Default(False),  # noqa: B008
+        on_error: str = Default("raise"),  # type: ignore[assignment]
+        retries: int = Default(0),  # type: ignore[assignment]
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = _ANY_EXCEPTION,  # type: ignore[assignment]
+        retry_delay: float = Default(0.0),  # type: ignore[assignment]
         **backend_kwargs: Any,
     ) -> None:
         settings = config.current()
@@ -78,6 +89,12 @@ class Parallel:
         self.require = validation.check_require(chosen(require, settings, "require"))
         self.progress = validation.check_progress(chosen(progress, settings, "progress"))
         validation.check_prefer_with_require(self.prefer, self.require)
+        self.policy = make_policy(
+            chosen(on_error, settings, "on_error"),
+            chosen(retries, settings, "retries"),
+            chosen(retry_on, settings, "retry_on"),
+            chosen(retry_delay, settings, "retry_delay"),
+        )
         self.settings = RunSettings(
             temp_folder=chosen(temp_folder, settings, "temp_folder"),
             max_nbytes=validation.parse_nbytes(chosen(max_nbytes, settings, "max_nbytes")),
@@ -217,6 +234,11 @@ class Parallel:
                 )
             if isinstance(self.batch_size, int):
                 tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
+            if not self.policy.is_default:
+                inline = run_inline_with_policy(tasks, self.policy, progress)
+                if self.return_as == "list":
+                    return list(inline)
+                return self._finally(inline, progress, stop=False)
             if self.return_as == "list":
                 return run_inline_list(tasks, progress)
             return self._finally(run_inline(tasks, progress), progress, stop=False)
@@ -259,6 +281,7 @@ class Parallel:
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly
             lookahead=total is None and default_pre_dispatch,
+            policy=self.policy,
         )
         # dispatch the first batches now, so workers start while the caller goes on
         run.start()

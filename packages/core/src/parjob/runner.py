@@ -8,10 +8,8 @@ own exception, naming a crashed worker's tasks, cancellation, and progress lines
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import operator
-import pickle
 import queue
 import time
 from collections import deque
@@ -24,73 +22,21 @@ from parjob.batching import Batcher
 from parjob.errors import (
     BackendError,
     ParallelTimeoutError,
-    ResultSerializationError,
     SerializationError,
     TaskFailure,
     WorkerCrashedError,
-    function_name,
 )
 from parjob.feed import Feed
+from parjob.outcomes import Outcomes, Settled
+from parjob.policy import Policy
 from parjob.progress import Progress
 from parjob.serialization import explain
 from parjob.tasks import Batch, BatchResult, Task, paused_gc
+from parjob.warn import warn_user
+from parjob.wording import batch_error, describe_batch
 
 #: tasks at least this long (measured) make the runner read the input ahead
 _SLOW_TASK_SECONDS = 1e-4
-
-
-def run_inline(tasks: Iterator[Task], progress: Progress) -> Iterator[Any]:
-    """Run every task in the caller, one at a time: ``n_jobs=1`` and the sequential backend."""
-    index = 0
-    func: Any = None
-    clock = time.perf_counter
-    report = progress.next_report  # when to tell the progress hub (never, unless watched)
-    try:
-        for task in tasks:
-            func, args, kwargs = task
-            began = clock()
-            result = func(*args, **kwargs)
-            index += 1
-            if index >= report:
-                report = progress.ran_until(index, task, began)
-            yield result
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        _name_task(exc, index, func)
-        raise
-    progress.finish(done=index)
-
-
-def run_inline_list(tasks: Iterator[Task], progress: Progress) -> list[Any]:
-    """``run_inline`` for ``return_as="list"`` without the generator: tiny tasks stay cheap."""
-    results: list[Any] = []
-    append = results.append
-    func: Any = None
-    try:
-        if progress.watched:  # tell the progress hub after each group of tasks
-            report = int(progress.next_report)
-            task: Any = None
-            while True:
-                for task in itertools.islice(tasks, report - len(results)):
-                    func, args, kwargs = task
-                    append(func(*args, **kwargs))
-                if len(results) < report:
-                    break  # the input ran out
-                report = int(progress.ran_until(len(results), task))
-        else:
-            for func, args, kwargs in tasks:
-                append(func(*args, **kwargs))
-    except BaseException as exc:
-        _name_task(exc, len(results), func)
-        raise
-    progress.finish(done=len(results))
-    return results
-
-
-def _name_task(exc: BaseException, index: int, func: Any) -> None:
-    if func is not None and hasattr(exc, "add_note"):
-        exc.add_note(f"parjob: raised by task {index} ({function_name(func)})")
 
 
 class Run:
@@ -109,6 +55,7 @@ class Run:
         ordered: bool,
         bounded: bool,
         lookahead: bool = False,
+        policy: Policy | None = None,
     ) -> None:
         self.backend = backend
         self.feed = Feed(tasks)
@@ -139,6 +86,17 @@ class Run:
         #: yield is always running or next in line, and waiting results cannot fill the
         #: pre_dispatch bound while it is not)
         self.leftovers: list[tuple[int, Batch]] = []
+        #: the failure policy at work, when it is not raise-at-once (see parjob.outcomes)
+        policed = policy is not None and not policy.is_default
+        self.outcomes = Outcomes(policy, progress, nested) if policed else None  # type: ignore[arg-type]
+        #: retries waiting for their delay: a heap of (when, input position, batch)
+        self.later: list[tuple[float, int, Batch]] = []
+        #: results settled without a batch coming back (collected timeouts)
+        self.ready: list[tuple[int, list[Any]]] = []
+        #: late batches left running (not stoppable): they hold a worker until they end
+        self.zombies: set[Future[BatchResult]] = set()
+        #: a late task could not be interrupted (said once per call)
+        self.left_behind = False
 
     # -- the loop --------------------------------------------------------------------
     def start(self) -> None:
@@ -154,18 +112,29 @@ class Run:
         try:
             while True:
                 self._fill()
-                if not self.inflight:
+                undispatched = self.leftovers or not self.exhausted
+                if not self.inflight and not (self.zombies and undispatched):
+                    if self.later:  # only retries waiting for their delay
+                        time.sleep(max(self.later[0][0] - time.monotonic(), 0.0))
+                        continue
                     if self.leftovers or not self.exhausted:  # never: a bug, not a short result
                         raise RuntimeError("parjob: tasks left undispatched with none in flight")
                     break
-                batch, results = self._next_finished()
-                if not self.ordered:
-                    yield batch.start, results
+                finished = self._next_finished()
+                if finished is None:  # a retry's delay is over: dispatch it
                     continue
-                self.waiting[batch.start] = results
+                if not self.ordered:
+                    yield from finished
+                    continue
+                for start, results in finished:
+                    self.waiting[start] = results
                 while self.order and self.order[0] in self.waiting:
                     start = self.order.popleft()
                     yield start, self.waiting.pop(start)
+            if self.outcomes is not None:
+                self.outcomes.finish()
+                if self.left_behind:  # stop waiting for what still runs (abort, not stop)
+                    self.backend.abort()
             self.progress.finish()
         except BaseException:
             self.abort()
@@ -175,13 +144,17 @@ class Run:
         # The input makes a few containers per task. With the collector paused while they
         # are read, encoded and released, they are freed before it could scan them at all.
         # The batches of one fill (the first wave, the tail) go to the backend together.
+        if self.later and self.later[0][0] <= time.monotonic():
+            self._retries_due()
         with paused_gc():
             waiting = len(self.waiting) if self.bounded else 0
             outbox: list[tuple[Batch, Any]] = []
             while (self.leftovers or not self.exhausted) and (
                 self.limit is None
-                or len(self.inflight) + len(outbox) + waiting < self.limit
+                or len(self.inflight) + len(outbox) + waiting + len(self.zombies) < self.limit
                 or self._in_tail()
+                # results held back behind a retry may fill the bound: let it go
+                or bool(self.leftovers and not self.inflight and not outbox)
             ):
                 self._dispatch_next(outbox)
             if outbox:
@@ -209,7 +182,11 @@ class Run:
 
     def _dispatch_next(self, outbox: list[tuple[Batch, Any]]) -> None:
         if self.leftovers:
-            outbox.append(self._encoded(heapq.heappop(self.leftovers)[1]))
+            leftover = self._encoded(heapq.heappop(self.leftovers)[1])
+            if self.outcomes is None:
+                outbox.append(leftover)
+            else:  # a retry or a split batch goes alone: a backend that runs the batches
+                self._send([leftover])  # sent together as one job fails them together
             return
         feed = self.feed
         if self.lookahead and feed.total is None:
@@ -231,7 +208,10 @@ class Run:
             pieces = _split(chunk, self.n_jobs)
         budget = self.batcher.budget
         for piece in pieces:
-            batch = Batch(self.dispatched, piece, self.nested, budget)
+            if self.outcomes is None:
+                batch = Batch(self.dispatched, piece, self.nested, budget)
+            else:
+                batch = self.outcomes.batch(self.dispatched, piece, budget)
             self.dispatched += len(piece)
             outbox.append(self._encoded(batch))
             if self.ordered:
@@ -263,56 +243,88 @@ class Run:
         now = time.monotonic()
         for (batch, _), future in zip(outbox, futures, strict=True):
             self.progress.sent(batch)
-            if backend.serializes and batch.budget is None:
+            if backend.serializes and batch.budget is None and self.outcomes is None:
                 batch.release()
             self.inflight[future] = (batch, now)
             future.add_done_callback(self.finished.put)
 
-    def _next_finished(self) -> tuple[Batch, list[Any]]:
+    def _next_finished(self) -> list[tuple[int, list[Any]]] | None:
+        """The next finished batch's results, as ``(input position, results)`` runs; None
+        when there is nothing to hand on yet (a retry is due, a late task was dealt with)."""
         future = self._wait()
-        batch, _ = self.inflight.pop(future)
+        if future is None:
+            ready, self.ready = self.ready, []
+            return ready or None
+        entry = self.inflight.pop(future, None)
+        if entry is None:  # a late batch that was left behind, finishing after all
+            self.zombies.discard(future)
+            return None
+        batch = entry[0]
         try:
             outcome = future.result()
         except TaskFailure as failure:
             raise failure.reraise()  # noqa: B904 - reraise() sets the cause: the worker's traceback
         except BackendError:
             raise
-        except CancelledError:
-            raise WorkerCrashedError(
-                f"the batch of {_describe(batch)} was cancelled by the backend"
-            ) from None
-        except Exception as exc:
-            if self.backend.serializes and _is_pickling_error(exc):
-                raise ResultSerializationError(
-                    f"a result of {_describe(batch)} cannot be sent back from the worker: "
-                    f"{_last_line(exc)}. Return something picklable, or run on threads "
-                    "(prefer='threads')."
-                ) from exc
-            raise WorkerCrashedError(
-                f"a worker failed while running {_describe(batch)}: {type(exc).__name__}: {exc}"
-            ) from exc
+        except Exception as exc:  # the worker or the way back failed, not a task
+            error = batch_error(batch, exc, self.backend.serializes)
+            if self.outcomes is not None:
+                return self._settled(batch, self.outcomes.lost(batch, exc, error))
+            raise error from (None if isinstance(exc, CancelledError) else exc)
         results, seconds = outcome[0], outcome[1]
         self.batcher.record(len(results), seconds)
         if len(results) != len(batch):
             self._hand_back(batch, len(results))
+        if self.outcomes is not None:
+            parts = self._settled(batch, self.outcomes.settle(batch, results), outcome)
+            batch.release()
+            return parts
         if batch.budget is not None:
             batch.release()
         self.progress.add(len(results), outcome, batch)
-        return batch, results
+        return [(batch.start, results)]
+
+    def _settled(
+        self, batch: Batch, settled: Settled, outcome: Any = None
+    ) -> list[tuple[int, list[Any]]]:
+        """Queue the retries of a batch the failure policy went through; its results."""
+        for when, again in settled.again:
+            heapq.heappush(self.later, (when, again.start, again))
+        if self.ordered:  # the batch's place in the order goes to its parts and retries
+            at = self.order.index(batch.start)
+            del self.order[at]
+            starts = sorted(
+                [start for start, _ in settled.parts] + [b.start for _, b in settled.again]
+            )
+            for start in reversed(starts):
+                self.order.insert(at, start)
+        self.progress.add(sum(len(results) for _, results in settled.parts), outcome, batch)
+        return settled.parts
+
+    def _retries_due(self) -> None:
+        """Move the retries whose delay is over to the batches ready to send."""
+        now = time.monotonic()
+        while self.later and self.later[0][0] <= now:
+            _, start, batch = heapq.heappop(self.later)
+            heapq.heappush(self.leftovers, (start, batch))
 
     def _hand_back(self, batch: Batch, done: int) -> None:
         """Queue the tasks a budgeted batch stopped before, in batches of the timed size."""
         if batch.budget is None or not 0 < done < len(batch):
             raise WorkerCrashedError(
                 f"the backend returned {done} results for the {len(batch)} tasks of "
-                f"{_describe(batch)}"
+                f"{describe_batch(batch)}"
             )
         rest = batch.tasks[done:]
         pieces = _split(rest, math.ceil(len(rest) / self.batcher.size))
         start = batch.start + done
         starts = []
         for piece in pieces:
-            heapq.heappush(self.leftovers, (start, Batch(start, piece, self.nested)))
+            if self.outcomes is None:
+                leftover = Batch(start, piece, self.nested)
+            else:
+                leftover = self.outcomes.batch(start, piece)
+            heapq.heappush(self.leftovers, (start, leftover))
             starts.append(start)
             start += len(piece)
         if self.ordered:
@@ -320,25 +332,57 @@ class Run:
             for leftover_start in reversed(starts):
                 self.order.insert(at, leftover_start)
 
-    def _wait(self) -> Future[BatchResult]:
-        if self.timeout is None:
+    def _wait(self) -> Future[BatchResult] | None:
+        """The next finished batch's future; None when a retry's delay ran out first, or a
+        late batch was settled under the failure policy."""
+        if self.timeout is None and not self.later:
             return self.finished.get()
         while True:
-            deadline, late = min(
-                (
-                    (started + self.timeout + self.batcher.expected_seconds(len(batch) - 1), batch)
-                    for batch, started in self.inflight.values()
-                ),
-                key=operator.itemgetter(0),
-            )
+            wait: float | None = None
+            late: Batch | None = None
+            now = time.monotonic()
+            if self.timeout is not None and self.inflight:
+                deadline, late = min(
+                    (
+                        (started + self.timeout + self.batcher.expected_seconds(len(b) - 1), b)
+                        for b, started in self.inflight.values()
+                    ),
+                    key=operator.itemgetter(0),
+                )
+                wait = max(deadline - now, 0.0)
+            if self.later and (wait is None or self.later[0][0] - now < wait):
+                wait, late = max(self.later[0][0] - now, 0.0), None
             try:
-                return self.finished.get(timeout=max(deadline - time.monotonic(), 0.0))
+                return self.finished.get(timeout=wait)
             except queue.Empty:
-                if time.monotonic() >= deadline:
-                    raise ParallelTimeoutError(
-                        f"{_describe(late)} did not finish within timeout={self.timeout}s; "
-                        "the remaining tasks were cancelled"
-                    ) from None
+                if late is None:  # a retry is due
+                    return None
+                if time.monotonic() < deadline:
+                    continue
+                if self.outcomes is not None:
+                    self._late(late)
+                    return None
+                raise ParallelTimeoutError(
+                    f"{describe_batch(late)} did not finish within timeout={self.timeout}s; "
+                    "the remaining tasks were cancelled"
+                ) from None
+
+    def _late(self, batch: Batch) -> None:
+        """A late batch under the policy: stopped where it can be (else left, said once)."""
+        future = next(f for f, (b, _) in self.inflight.items() if b is batch)
+        del self.inflight[future]
+        stopped = self.backend.cancel(future)
+        if not stopped:
+            self.zombies.add(future)
+        if not stopped and not self.left_behind:
+            self.left_behind = True
+            warn_user(
+                f"{describe_batch(batch)} ran past timeout={self.timeout}s and goes on running in "
+                f"the background: the {self.backend.name!r} backend cannot interrupt it "
+                "(the call does not wait for it)"
+            )
+        assert self.outcomes is not None and self.timeout is not None
+        self.ready += self._settled(batch, self.outcomes.late(batch, self.timeout))
 
     def abort(self) -> None:
         """Cancel what has not started and stop what is running, as far as the backend can."""
@@ -346,6 +390,7 @@ class Run:
             future.cancel()
         self.inflight.clear()
         self.leftovers.clear()
+        self.later.clear()
         self.backend.abort()
 
 
@@ -355,25 +400,3 @@ def _split(chunk: list[Task], parts: int) -> list[list[Task]]:
     step, extra = divmod(len(chunk), parts)
     bounds = [k * step + min(k, extra) for k in range(parts + 1)]
     return [chunk[bounds[k] : bounds[k + 1]] for k in range(parts)]
-
-
-def _is_pickling_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a pickler's complaint. Tasks are pickled (and checked) in the
-    caller before dispatch, so one coming back from a batch is about its results."""
-    kinds = (pickle.PickleError, TypeError, AttributeError)
-    return isinstance(exc, kinds) and "pickle" in str(exc).lower()
-
-
-def _last_line(exc: BaseException) -> str:
-    """``exc`` in one line: engines put whole tracebacks in their messages."""
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    last = lines[-1].strip() if lines else ""
-    name = type(exc).__name__
-    return last if last.startswith(name) else f"{name}: {last}"
-
-
-def _describe(batch: Batch) -> str:
-    first = batch.first_function
-    if len(batch) == 1:
-        return f"task {batch.start} ({function_name(first)})"
-    return f"tasks {batch.start}-{batch.start + len(batch) - 1} ({function_name(first)}, ...)"

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from parjob import config
+from parjob.capture import run_keeping_failures
 from parjob.errors import TaskFailure
 from parjob.workerid import worker_id
 
@@ -111,6 +112,7 @@ class Batch:
         "_tasks",
         "budget",
         "first_function",
+        "keep_going",
         "nested",
         "portable",
         "size",
@@ -134,6 +136,10 @@ class Batch:
         #: seconds after which the batch stops early, returning the results of its first
         #: tasks only; the caller sends the rest again (sizes probed before any timing)
         self.budget = budget
+        #: a failing task does not end the batch: its slot holds the captured failure (a
+        #: ``TaskFailure``) and the next task runs (set by the runner when the call has a
+        #: failure policy other than raise-at-once; see ``parjob.capture``)
+        self.keep_going = False
         #: set when the batch crossed a process boundary (exceptions must pickle)
         self.portable = False
         self._function: Any = None
@@ -154,6 +160,11 @@ class Batch:
     def __len__(self) -> int:
         return self.size
 
+    @property
+    def has_tasks(self) -> bool:
+        """Whether the tasks are still here (the caller releases them once encoded)."""
+        return self._tasks is not None or self._arguments is not None
+
     def release(self) -> None:
         """Drop the tasks once they are encoded: the caller keeps only what messages name.
 
@@ -168,17 +179,22 @@ class Batch:
         # when each task has one argument, the bare values (no tuple per task). Pickling
         # and unpickling tiny tasks gets several times faster.
         # (map, itemgetter and count keep these passes over the tasks in C)
+        # (a batch that keeps going after a failure says so in one more, last, field)
         tasks = self.tasks
+        more = (True,) if self.keep_going else ()
         if not tasks or not _one_function(list(map(_first, tasks))) or any(map(_third, tasks)):
-            return (self.start, tasks, self.nested, self.budget)
+            return (self.start, tasks, self.nested, self.budget, *more)
         arguments = list(map(_second, tasks))
         # every task has exactly one argument: none has none, and they add up to one each
         single = arguments.count(()) == 0 and sum(map(len, arguments)) == len(arguments)
         if single:
             arguments = list(map(_first, arguments))
-        return (self.start, tasks[0][0], arguments, self.nested, single, self.budget)
+        return (self.start, tasks[0][0], arguments, self.nested, single, self.budget, *more)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.keep_going = len(state) in (5, 7)
+        if self.keep_going:
+            state = state[:-1]
         if len(state) == 6:
             self.start, self._function, self._arguments, self.nested, self._single = state[:5]
             self._tasks = None
@@ -202,7 +218,9 @@ class Batch:
         began = time.perf_counter()
         began_at = time.time()
         try:
-            if self.budget is not None:
+            if self.keep_going:
+                run_keeping_failures(self, append)
+            elif self.budget is not None:
                 deadline = began + self.budget
                 for func, args, kwargs in self.tasks:
                     append(func(*args, **kwargs))

@@ -27,6 +27,11 @@ from parjob import Parallel, delayed, parallel_config
 from parjob.backend import Backend
 from parjob.batching import Batcher
 from parjob.errors import ResultSerializationError, SerializationError
+from parjob.testing_failures import (  # noqa: F401 - exit_on, fail_until: also found here
+    FailurePolicyConformance,
+    exit_on,
+    fail_until,
+)
 from parjob.testing_observe import ObserveConformance
 
 # -- task functions (importable by workers) ---------------------------------------------
@@ -101,7 +106,7 @@ def raise_custom(code: int) -> None:
 # -- the suite -------------------------------------------------------------------------
 
 
-class BackendConformance(ObserveConformance):
+class BackendConformance(ObserveConformance, FailurePolicyConformance):
     """Behaviour every parjob backend must show. Subclass it and set ``backend``."""
 
     backend: ClassVar[str] = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from parjob.backend import Backend, RunSettings, Work
+from parjob.backends.abandoned import let_exit_without
 from parjob.tasks import BatchResult
 
 
@@ -45,4 +46,5 @@ class ThreadingBackend(Backend):
     def abort(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+            let_exit_without(self._executor)  # a stuck task must not keep the program alive
             self._executor = None
