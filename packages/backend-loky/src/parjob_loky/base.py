@@ -229,7 +229,7 @@ def _timed(result: BatchResult, started: float) -> BatchResult:
         # the first result stands for the batch: tasks of a call are usually alike
         held = results[0].nbytes * len(results)
         seconds = max(seconds, held / RESULT_BYTES_PER_SECOND)
-    return BatchResult(results, seconds)
+    return result._replace(seconds=seconds)
 
 
 def _workers_alive(executor: Executor) -> bool:

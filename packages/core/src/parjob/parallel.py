@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from parjob import config, leases, validation
+from parjob import config, leases, seeds, validation, workerinit
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
@@ -21,6 +21,7 @@ from parjob.runner import Run, run_inline, run_inline_list
 from parjob.selection import choose
 from parjob.tasks import Task, forget_last_delayed
 from parjob.warn import warn_user
+from parjob.world import World
 
 _DEFAULT_PRE_DISPATCH = "2 * n_jobs"
 
@@ -36,8 +37,11 @@ class Parallel:
     ``pre_dispatch``: batches in flight (``"all"``, an int or e.g. ``"2 * n_jobs"``).
     ``batch_size``: tasks per batch, or ``"auto"`` to size batches from measured task time.
     ``temp_folder``, ``max_nbytes``, ``mmap_mode``: memory-mapping of large arrays for
-    process backends. Extra keyword arguments go to the backend. Use it as a context
-    manager to keep one pool of workers across several calls.
+    process backends. ``seed``: each task gets its own random stream (``task_rng()``).
+    ``initializer``/``initargs``: run once in each worker before its first task.
+    ``relay_logs``/``relay_output``: replay what tasks in worker processes log and print in
+    the caller (on by default there). Extra keyword arguments go to the backend. Use it as
+    a context manager to keep one pool of workers across several calls.
     """
 
     def __init__(
@@ -55,6 +59,11 @@ class Parallel:
         prefer: str | None = Default(None),  # type: ignore[assignment]
         require: str | None = Default(None),  # type: ignore[assignment]
         return_generator: bool | None = None,
+        seed: int | None = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        relay_logs: bool | None = Default(None),  # type: ignore[assignment]
+        relay_output: bool | None = Default(None),  # type: ignore[assignment]
         **backend_kwargs: Any,
     ) -> None:
         settings = config.current()
@@ -91,6 +100,18 @@ class Parallel:
         self.n_jobs: int = requested
         self.pre_dispatch = pre_dispatch
         validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
+        self.world = World(
+            seed=seeds.check_seed(seed),
+            init=workerinit.check(initializer, initargs) if initializer is not None else None,
+            relay_logs=validation.check_switch(
+                "relay_logs", chosen(relay_logs, settings, "relay_logs")
+            ),
+            relay_output=validation.check_switch(
+                "relay_output", chosen(relay_output, settings, "relay_output")
+            ),
+        )
+        if initializer is None:
+            workerinit.check(initializer, initargs)
         self._lock = threading.Lock()
         self._running = False
         self._managed = False
@@ -174,6 +195,7 @@ class Parallel:
                 )
             if isinstance(self.batch_size, int):
                 tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
+            tasks = self.world.inline(tasks)
             if self.return_as == "list":
                 return run_inline_list(tasks, progress)
             return self._finally(run_inline(tasks, progress), stop=False)
@@ -210,7 +232,7 @@ class Parallel:
             validation.parse_pre_dispatch(self.pre_dispatch, n_jobs),
             self.timeout,
             progress,
-            nested_for(backend, n_jobs),
+            self.world.nested(nested_for(backend, n_jobs), backend.serializes),
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly

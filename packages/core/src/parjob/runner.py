@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
+from parjob import relay
 from parjob.backend import Backend
 from parjob.batching import Batcher
 from parjob.errors import (
@@ -273,7 +274,9 @@ class Run:
             raise WorkerCrashedError(
                 f"a worker failed while running {_describe(batch)}: {type(exc).__name__}: {exc}"
             ) from exc
-        results, seconds = outcome
+        results, seconds = outcome[0], outcome[1]
+        if len(outcome) > 2 and outcome[2]:  # printed and logged in the worker
+            relay.replay(outcome[2])
         self.batcher.record(len(results), seconds)
         if len(results) != len(batch):
             self._hand_back(batch, len(results))

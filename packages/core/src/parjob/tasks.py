@@ -18,7 +18,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from parjob import config
+from parjob import seeds, workerside
 from parjob.errors import TaskFailure
 
 Task = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
@@ -95,6 +95,9 @@ class BatchResult(NamedTuple):
 
     results: list[Any]
     seconds: float
+    #: what the worker's tasks printed and logged, for the caller to replay (see
+    #: ``parjob.relay``); None when nothing was relayed
+    relayed: list[tuple[str, Any]] | None = None
 
 
 class Batch:
@@ -190,14 +193,25 @@ class Batch:
         self.portable = True
 
     def __call__(self) -> BatchResult:
-        token = config.enter_worker(*self.nested)
+        token = workerside.enter(self.nested, self.portable)
         results: list[Any] = []
         append = results.append
         func: Any = self._function
         failure = None
+        relayed = None
         began = time.perf_counter()
         try:
-            if self.budget is not None:
+            seed = token[2].seed if token[2] is not None else None
+            if seed is not None:
+                deadline = None if self.budget is None else began + self.budget
+                index = self.start
+                for func, args, kwargs in self.tasks:
+                    seeds.begin_task(seed, index)
+                    append(func(*args, **kwargs))
+                    index += 1
+                    if deadline is not None and time.perf_counter() >= deadline:
+                        break
+            elif self.budget is not None:
                 deadline = began + self.budget
                 for func, args, kwargs in self.tasks:
                     append(func(*args, **kwargs))
@@ -215,10 +229,15 @@ class Batch:
         except BaseException as exc:
             failure = TaskFailure.capture(self.start + len(results), func, exc, self.portable)
         finally:
-            config.leave_worker(token)
+            if token[2] is not None:
+                if token[2].seed is not None:
+                    seeds.end_tasks()
+                relayed = workerside.leave(token)
+            else:
+                workerside.leave(token)
         if failure is not None:
             raise failure  # outside the handler: no __context__ that would have to pickle
-        return BatchResult(results, time.perf_counter() - began)
+        return BatchResult(results, time.perf_counter() - began, relayed)
 
 
 class EncodedBatch:

@@ -26,6 +26,7 @@ import pytest
 from parjob import Parallel, delayed, parallel_config
 from parjob.backend import Backend
 from parjob.batching import Batcher
+from parjob.conformance_context import WorkerContextConformance
 from parjob.errors import ResultSerializationError, SerializationError
 
 # -- task functions (importable by workers) ---------------------------------------------
@@ -100,7 +101,7 @@ def raise_custom(code: int) -> None:
 # -- the suite -------------------------------------------------------------------------
 
 
-class BackendConformance:
+class BackendConformance(WorkerContextConformance):
     """Behaviour every parjob backend must show. Subclass it and set ``backend``."""
 
     backend: ClassVar[str] = ""

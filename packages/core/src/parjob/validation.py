@@ -199,3 +199,10 @@ def _evaluate(node: ast.AST, n_jobs: int) -> float:
         operand = _evaluate(node.operand, n_jobs)
         return operand if isinstance(node.op, ast.UAdd) else -operand
     raise ValueError(f"only numbers, n_jobs and + - * / // are allowed, not {ast.dump(node)}")
+
+
+def check_switch(name: str, value: Any) -> bool | None:
+    """An on/off option where None means "the backend's default"."""
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{name} must be True, False or None, got {value!r}")
+    return value
