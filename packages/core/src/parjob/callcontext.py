@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from parjob import relay, state, workerinit
+from parjob import relay, seeds, state, workerinit
 from parjob.warn import warn_user
 
 
@@ -71,6 +71,8 @@ class Entered:
 
     def __init__(self, context: CallContext, portable: bool) -> None:
         self.seed: int | None = context.seed
+        if self.seed is not None:
+            seeds.prepare()
         self._tokens: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any]]] = []
         self._libraries: list[Any] = []
         self._filters: list[Any] | None = None
@@ -148,7 +150,7 @@ def capture(
         "init": prepared_init,
         "relay_logs": logs,
         "relay_output": output,
-        "log_level": logging.getLogger().getEffectiveLevel(),
+        "log_level": _lowest_log_level() if logs else logging.WARNING,
         "variables": variables or None,
         "libraries": libraries or None,
     }
@@ -157,6 +159,18 @@ def capture(
         fields["libraries"] = _pickled_each(libraries, "capture_context values")
         fields["filters"] = _pickled_each(list(warnings.filters), None)
     return CallContext(**fields)
+
+
+def _lowest_log_level() -> int:
+    """The lowest level any of the caller's loggers listens at: workers keep records from
+    that level up, and the caller's loggers filter them again when they are replayed."""
+    root = logging.getLogger()
+    levels = [root.getEffectiveLevel()]
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        level = getattr(logger, "level", 0)
+        if level:
+            levels.append(level)
+    return min(levels)
 
 
 def _hook_values() -> list[Any]:

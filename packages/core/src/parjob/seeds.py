@@ -26,6 +26,21 @@ class _Task(threading.local):
 _task = _Task()
 
 
+_numpy_checked = False
+
+
+def prepare() -> None:
+    """Load numpy (once per process, when installed) before a seeded batch, so a task that
+    imports it only later still finds its global generator seeded."""
+    global _numpy_checked
+    if not _numpy_checked:
+        _numpy_checked = True
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            pass
+
+
 def begin_task(seed: int, index: int) -> None:
     """Seed this worker's global generators for task ``index`` of a call with ``seed``."""
     current = _task
