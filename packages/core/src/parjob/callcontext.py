@@ -67,7 +67,7 @@ class CallContext:
 class Entered:
     """A :class:`CallContext` installed in a worker; :meth:`leave` undoes it."""
 
-    __slots__ = ("_filters", "_libraries", "_relay", "_tokens", "seed")
+    __slots__ = ("_filters", "_libraries", "_portable", "_relay", "_tokens", "seed")
 
     def __init__(self, context: CallContext, portable: bool) -> None:
         self.seed: int | None = context.seed
@@ -77,6 +77,7 @@ class Entered:
         self._libraries: list[Any] = []
         self._filters: list[Any] | None = None
         self._relay: Any = None
+        self._portable = workerinit.entering(portable)
         decoded = _decoded(context) if portable else None
         variables = decoded[0] if decoded is not None else context.variables
         for var, value in variables or ():
@@ -114,6 +115,7 @@ class Entered:
         while self._tokens:
             var, token = self._tokens.pop()
             var.reset(token)
+        workerinit.leaving(self._portable)
         return relayed
 
 

@@ -9,6 +9,7 @@ loaded, numpy's global ``RandomState`` are seeded before each task from the same
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
 import threading
@@ -35,10 +36,8 @@ def prepare() -> None:
     global _numpy_checked
     if not _numpy_checked:
         _numpy_checked = True
-        try:
+        with contextlib.suppress(ImportError):
             import numpy  # noqa: F401
-        except ImportError:
-            pass
 
 
 def begin_task(seed: int, index: int) -> None:

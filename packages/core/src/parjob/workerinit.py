@@ -30,6 +30,42 @@ class _PerThread(threading.local):
 _per_thread = _PerThread()
 
 
+class _Where(threading.local):
+    portable = False
+    state: dict[str, Any] | None = None
+
+
+_where = _Where()
+_process_state: dict[str, Any] = {}
+
+
+def worker_state() -> dict[str, Any]:
+    """A dict private to the worker running this task, kept across its tasks and calls.
+
+    An initializer fills it, tasks read it: one dict per process for workers that are
+    processes (loky, multiprocessing, dask, Ray, Spark), one per thread on thread backends
+    and in the caller. Unlike a global of a script's ``__main__`` (which process workers
+    receive as a copy with every batch), it is the same object for all of a worker's tasks.
+    """
+    where = _where
+    if where.portable:
+        return _process_state
+    if where.state is None:
+        where.state = {}
+    return where.state
+
+
+def entering(portable: bool) -> bool:
+    """Note whether the batch now starting crossed a process; returns the previous value."""
+    previous = _where.portable
+    _where.portable = portable
+    return previous
+
+
+def leaving(previous: bool) -> None:
+    _where.portable = previous
+
+
 def prepare(
     initializer: Callable[..., Any], initargs: tuple[Any, ...], portable: bool
 ) -> tuple[str, Any]:
