@@ -20,6 +20,7 @@ import contextvars
 import decimal
 import functools
 import logging
+import os
 import pickle
 import sys
 import threading
@@ -42,6 +43,7 @@ class CallContext:
         "init",
         "libraries",
         "log_level",
+        "origin",
         "relay_logs",
         "relay_output",
         "seed",
@@ -97,7 +99,7 @@ class Entered:
         except BaseException:
             self.leave()
             raise
-        if portable:
+        if portable and context.origin != _here():  # in the caller's process: no relay needed
             self._relay = relay.start(
                 bool(context.relay_logs), bool(context.relay_output), context.log_level
             )
@@ -153,6 +155,7 @@ def capture(
         "relay_logs": logs,
         "relay_output": output,
         "log_level": _lowest_log_level() if logs else logging.WARNING,
+        "origin": _here(),
         "variables": variables or None,
         "libraries": libraries or None,
     }
@@ -161,6 +164,15 @@ def capture(
         fields["libraries"] = _pickled_each(libraries, "capture_context values")
         fields["filters"] = _pickled_each(list(warnings.filters), None)
     return CallContext(**fields)
+
+
+def _here() -> tuple[int, int]:
+    """This process, told apart from others on any machine (for "am I the caller?")."""
+    return (os.getpid(), _BOOT)
+
+
+#: distinguishes this process from a same-numbered one on another machine
+_BOOT = uuid.uuid4().int
 
 
 def _lowest_log_level() -> int:

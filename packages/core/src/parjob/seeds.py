@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import sys
 import threading
 from typing import Any
 
@@ -28,29 +27,36 @@ _task = _Task()
 
 
 _numpy_checked = False
+_numpy_seed: Any = None
+_prepare_lock = threading.Lock()
 
 
 def prepare() -> None:
     """Load numpy (once per process, when installed) before a seeded batch, so a task that
     imports it only later still finds its global generator seeded."""
-    global _numpy_checked
-    if not _numpy_checked:
-        _numpy_checked = True
-        with contextlib.suppress(ImportError):
-            import numpy  # noqa: F401
+    global _numpy_checked, _numpy_seed
+    if _numpy_checked:
+        return
+    with _prepare_lock:  # a second thread waits until numpy is fully imported
+        if not _numpy_checked:
+            with contextlib.suppress(ImportError):
+                import numpy
+
+                _numpy_seed = numpy.random.seed
+            _numpy_checked = True
 
 
 def begin_task(seed: int, index: int) -> None:
-    """Seed this worker's global generators for task ``index`` of a call with ``seed``."""
+    """Seed this worker's global generators for task ``index`` of a call with ``seed``
+    (after :func:`prepare`)."""
     current = _task
     current.seed = seed
     current.index = index
     current.rng = None
     mixed = _mix(seed, index)
     random.seed(mixed)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed(mixed & 0xFFFFFFFF)
+    if _numpy_seed is not None:
+        _numpy_seed(mixed & 0xFFFFFFFF)
 
 
 def end_tasks() -> None:

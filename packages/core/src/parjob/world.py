@@ -32,6 +32,7 @@ class World:
             workerinit.ensure(workerinit.prepare(*self.init, portable=False), portable=False)
         if self.seed is None:
             return tasks
+        seeds.prepare()
         return _seeded(tasks, self.seed)
 
 
