@@ -51,3 +51,7 @@ def ident(_: Any) -> int:
 
 def nested_threads(n: int) -> list[int]:
     return Parallel(n_jobs=2, backend="threading")(delayed(abs)(-i) for i in range(n))
+
+
+def failing_initializer() -> None:
+    raise KeyError("no model here")

@@ -168,3 +168,12 @@ def test_no_options_no_context_travels() -> None:
     code = "from parjob.callcontext import capture; print(capture(portable=False))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_a_failing_initializer_raises_its_own_error(backend: str) -> None:
+    with pytest.raises(KeyError, match="no model here") as info:
+        Parallel(n_jobs=2, backend=backend, initializer=context_tasks.failing_initializer)(
+            delayed(abs)(i) for i in range(4)
+        )
+    assert "worker setup" in "".join(getattr(info.value, "__notes__", []))

@@ -193,7 +193,15 @@ class Batch:
         self.portable = True
 
     def __call__(self) -> BatchResult:
-        token = workerside.enter(self.nested, self.portable)
+        try:
+            token = workerside.enter(self.nested, self.portable)
+        except Exception as exc:  # the initializer, or a library's captured settings
+            failure = TaskFailure.capture(self.start, _WorkerSetup(), exc, self.portable)
+        else:
+            return self._run(token)
+        raise failure
+
+    def _run(self, token: workerside.WorkerToken) -> BatchResult:
         results: list[Any] = []
         append = results.append
         func: Any = self._function
@@ -238,6 +246,13 @@ class Batch:
         if failure is not None:
             raise failure  # outside the handler: no __context__ that would have to pickle
         return BatchResult(results, time.perf_counter() - began, relayed)
+
+
+class _WorkerSetup:
+    """Names, in error messages, what failed before a batch's first task: the worker's
+    setup (``initializer=``, or settings carried by the ``capture_context`` hook)."""
+
+    __qualname__ = __name__ = "the worker setup (initializer or captured context)"
 
 
 class EncodedBatch:
