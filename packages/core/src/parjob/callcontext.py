@@ -200,19 +200,27 @@ def _hook_values() -> list[Any]:
 #: where each variable seen so far is defined: (module, attribute), or None if nowhere
 _homes: dict[contextvars.ContextVar[Any], tuple[str, str] | None] = {}
 _warned: set[str] = set()
+#: packages whose context variables describe the thread they run in, not a caller's setting
+_ENGINE_PACKAGES = frozenset(
+    {"asyncio", "concurrent", "dask", "distributed", "ray", "pyspark", "tornado", "parjob"}
+)
 
 
 def _portable_variables(variables: list[tuple[Any, Any]]) -> tuple[Any, ...] | None:
     """Each variable as ``(module, attribute, pickled value)``; a worker imports the module
     to find the same variable. One warning names those that cannot travel."""
     out, left = [], []
+    in_task = state.worker.get() is not None
     for var, value in variables:
         if var.name == "decimal_context":  # the decimal module's own, kept in C
             continue  # travels as a library setting instead (see capture)
         home = _home(var)
         if home is None:
-            left.append(f"{var.name} (not a module-level variable)")
+            if not in_task:  # inside a task, the engine's own variables are found too
+                left.append(f"{var.name} (not a module-level variable)")
             continue
+        if home[0].partition(".")[0] in _ENGINE_PACKAGES:
+            continue  # an engine's state of this thread (a dask worker's), not the caller's
         try:
             out.append((*home, _dumps(value)))
         except Exception as exc:
