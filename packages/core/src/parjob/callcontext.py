@@ -202,7 +202,7 @@ _homes: dict[contextvars.ContextVar[Any], tuple[str, str] | None] = {}
 _warned: set[str] = set()
 #: packages whose context variables describe the thread they run in, not a caller's setting
 _ENGINE_PACKAGES = frozenset(
-    {"asyncio", "concurrent", "dask", "distributed", "ray", "pyspark", "tornado", "parjob"}
+    {"asyncio", "concurrent", "dask", "distributed", "ray", "pyspark", "tornado"}
 )
 
 
