@@ -61,4 +61,25 @@ WORKLOADS = [
         },
         target="parjob <= 1.05 x sequential",
     ),
+    Workload(
+        name="2,000 threading calls of 4 tiny tasks, n_jobs=2",
+        setup=DOUBLE,
+        cases={
+            "parjob": Case(
+                "for _ in range(2000):\n"
+                "    Parallel(n_jobs=2, backend='threading')(delayed(double)(i) for i in range(4))",
+                "from parjob import Parallel, delayed",
+            ),
+            "joblib": Case(
+                "for _ in range(2000):\n"
+                "    Parallel(n_jobs=2, backend='threading')(delayed(double)(i) for i in range(4))",
+                "from joblib import Parallel, delayed",
+            ),
+            "floor": Case(
+                "for _ in range(2000):\n    list(pool.map(double, range(4)))",
+                "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(2)",
+            ),
+        },
+        target="parjob <= 2 x floor (kept thread workers; joblib#1830)",
+    ),
 ]

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from parjob import Parallel, delayed
+from parjob.backends import threadpools
 from parjob.testing import sleep_then, square
 
 
@@ -21,6 +22,7 @@ def parjob_threads() -> list[threading.Thread]:
 
 
 def wait_for_no_threads(limit: float = 10.0) -> None:
+    threadpools.discard_idle()  # pools kept between calls are idle: what must not remain is more
     deadline = time.monotonic() + limit
     while parjob_threads() and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -37,6 +37,8 @@ _EXPORTS = {
     "effective_n_jobs": "parjob.selection",
     "wrap_non_picklable_objects": "parjob.serialization",
     "delayed": "parjob.tasks",
+    "task_rng": "parjob.seeds",
+    "worker_state": "parjob.workerinit",
 }
 
 __all__ = [
@@ -63,6 +65,8 @@ __all__ = [
     "parallel_backend",
     "parallel_config",
     "register_parallel_backend",
+    "task_rng",
+    "worker_state",
     "wrap_non_picklable_objects",
 ]
 
@@ -85,9 +89,11 @@ if TYPE_CHECKING:
     from parjob.hookspecs import hookimpl
     from parjob.parallel import Parallel
     from parjob.plugins import list_backends, register_parallel_backend
+    from parjob.seeds import task_rng
     from parjob.selection import effective_n_jobs
     from parjob.serialization import wrap_non_picklable_objects
     from parjob.tasks import delayed
+    from parjob.workerinit import worker_state
 
     __version__: str
 

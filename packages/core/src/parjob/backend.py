@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from typing import Any, ClassVar
 
-from parjob import config
+from parjob import workerside
 from parjob.cpu import cpu_count
 from parjob.tasks import Batch, BatchResult, EncodedBatch
 
@@ -82,7 +82,7 @@ class Backend:
     @property
     def nesting_level(self) -> int:
         """0 in the caller, 1 inside a task of a top-level call, and so on (as joblib's)."""
-        return config.nesting_level()
+        return workerside.nesting_level()
 
     # -- sizing ----------------------------------------------------------------------
     def capacity(self) -> int:

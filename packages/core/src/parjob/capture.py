@@ -12,13 +12,16 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from parjob import seeds
 from parjob.errors import TaskFailure
 
 if TYPE_CHECKING:
     from parjob.tasks import Batch
 
 
-def run_keeping_failures(batch: Batch, append: Callable[[Any], None]) -> None:
+def run_keeping_failures(
+    batch: Batch, append: Callable[[Any], None], seed: int | None = None
+) -> None:
     """Append each task's result, or its captured failure, in order.
 
     A batch with a time ``budget`` stops once the budget is spent, as any batch does.
@@ -27,7 +30,7 @@ def run_keeping_failures(batch: Batch, append: Callable[[Any], None]) -> None:
     """
     start = batch.start
     portable = batch.portable
-    if batch.budget is None and batch._single:
+    if batch.budget is None and batch._single and seed is None:
         # the usual unpickled batch: one function over one argument each, no clock to read
         func = batch._function
         for offset, value in enumerate(batch._arguments or ()):
@@ -39,6 +42,8 @@ def run_keeping_failures(batch: Batch, append: Callable[[Any], None]) -> None:
         return
     deadline = time.perf_counter() + batch.budget if batch.budget is not None else None
     for offset, (func, args, kwargs) in enumerate(batch.tasks):
+        if seed is not None:
+            seeds.begin_task(seed, start + offset)
         try:
             append(func(*args, **kwargs))
         except Exception as exc:

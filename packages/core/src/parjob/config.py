@@ -2,7 +2,7 @@
 
 The active configuration lives in a :class:`contextvars.ContextVar`, so blocks nest and
 are private to each thread and asyncio task. Inside a worker, the running batch installs
-its backend's nested choice the same way (:func:`enter_worker`).
+its backend's nested choice the same way (``parjob.workerside``).
 """
 
 from __future__ import annotations
@@ -10,35 +10,25 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
-from parjob import validation
+from parjob import state, validation
 from parjob.policy import failure_settings
+from parjob.state import Nested
+from parjob.workerside import enter_worker, leave_worker, nesting_level, worker
 
+__all__ = [
+    "Nested",
+    "enter_worker",
+    "leave_worker",
+    "nesting_level",
+    "parallel_backend",
+    "parallel_config",
+    "worker",
+]
 
-class Nested(NamedTuple):
-    """What a batch tells the tasks it runs about where they run (see ``parjob.nesting``)."""
-
-    #: backend name and n_jobs that ``Parallel`` calls in these tasks default to
-    backend: str
-    n_jobs: int
-    #: the backend running these tasks (for messages)
-    outer: str
-    #: these tasks may start local worker processes of their own
-    processes: bool
-    #: ``nesting_level`` inside these tasks (1 for tasks of a top-level call)
-    level: int
-
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 _UNSET = object()
-_current: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
-    "parjob_config", default=_EMPTY
-)
-#: inside a task: what its batch said about where it runs (config blocks leave it alone)
-_worker: contextvars.ContextVar[Nested | None] = contextvars.ContextVar(
-    "parjob_worker", default=None
-)
+_current = state.settings
 
 
 def current() -> Mapping[str, Any]:
@@ -87,6 +77,8 @@ class parallel_config:
         retries: int | None = None,
         retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
         retry_delay: float | None = None,
+        relay_logs: bool | None = None,
+        relay_output: bool | None = None,
         **backend_params: Any,
     ) -> None:
         validation.check_backend_spec(backend)
@@ -113,6 +105,8 @@ class parallel_config:
             ),
             "progress": validation.check_progress(progress) if progress is not None else None,
             **failure_settings(on_error, retries, retry_on, retry_delay),
+            "relay_logs": validation.check_switch("relay_logs", relay_logs),
+            "relay_output": validation.check_switch("relay_output", relay_output),
         }
         # None means "not set", except for max_nbytes and mmap_mode, where None disables
         # memory-mapping: those two use a marker for "not set" instead
@@ -208,6 +202,8 @@ _SHOWN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "retries": 0,
         "retry_on": (Exception,),
         "retry_delay": 0.0,
+        "relay_logs": None,
+        "relay_output": None,
     }
 )
 
@@ -234,34 +230,3 @@ def _merge(outer: Mapping[str, Any], inner: Mapping[str, Any]) -> Mapping[str, A
     if "backend_params" in inner and "backend_params" in outer and "backend" not in inner:
         merged["backend_params"] = {**outer["backend_params"], **inner["backend_params"]}
     return MappingProxyType(merged)
-
-
-WorkerToken = tuple[contextvars.Token[Mapping[str, Any]], contextvars.Token[Any]]
-
-
-def enter_worker(backend: str, n_jobs: int, *where: Any) -> WorkerToken:
-    """Make ``backend`` with ``n_jobs`` the default for ``Parallel`` calls inside a task.
-
-    ``where`` is the rest of the batch's :class:`Nested` record (absent in
-    a batch from an older caller: a task of a top-level call that may start processes).
-    """
-    outer, processes, level = where if len(where) == 3 else (backend, True, 1)
-    nested = {"backend": backend, "n_jobs": n_jobs, "in_worker": True}
-    token = _current.set(MappingProxyType(nested))
-    return token, _worker.set(Nested(backend, n_jobs, outer, processes, level))
-
-
-def leave_worker(token: WorkerToken) -> None:
-    _current.reset(token[0])
-    _worker.reset(token[1])
-
-
-def worker() -> Nested | None:
-    """Inside a task: its batch's :class:`Nested` record; else None."""
-    return _worker.get()
-
-
-def nesting_level() -> int:
-    """0 in the caller, 1 inside a task of a top-level call, 2 inside a nested call's task."""
-    found = _worker.get()
-    return found.level if found is not None else 0

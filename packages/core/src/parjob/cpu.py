@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,3 +77,10 @@ def _physical_cores() -> int | None:
             return None
         cores.add(siblings)
     return len(cores) or None
+
+
+def gil_enabled() -> bool:
+    """False on a free-threaded interpreter running without the GIL (threads then run
+    Python code in parallel, and the default backend prefers them)."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())

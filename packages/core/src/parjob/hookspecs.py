@@ -61,3 +61,13 @@ def task_failed(
 def call_finished(call: Any, summary: Any) -> None:
     """``call`` ended (finished, failed, or a generator closed early): ``summary`` is its
     :class:`parjob.summary.RunSummary`, the one ``Parallel.last_run`` gives."""
+
+
+def capture_context() -> Any:
+    """In the caller, once per ``Parallel`` call: a picklable callable that returns a
+    context manager re-creating this plugin's settings (None: nothing to carry).
+
+    Each worker enters ``value()`` around the call's tasks, so a library that keeps its
+    configuration in a thread-local (``functools.partial(mylib.config_context,
+    **mylib.get_config())``) sees the caller's in every task, on every backend.
+    """

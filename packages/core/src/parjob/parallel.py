@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from parjob import config, leases, validation
+from parjob import config, leases, seeds, validation, workerinit
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
@@ -24,6 +24,7 @@ from parjob.selection import choose
 from parjob.summary import RunSummary
 from parjob.tasks import Task, forget_last_delayed
 from parjob.warn import warn_user
+from parjob.world import World
 
 _DEFAULT_PRE_DISPATCH = "2 * n_jobs"
 _ANY_EXCEPTION = Default((Exception,))
@@ -44,11 +45,14 @@ class Parallel:
     failed task's slot holds a ``TaskError``) or ``"skip"`` (left out, one warning).
     ``retries``: further attempts for a task that raised one of ``retry_on`` (default any
     ``Exception``) or whose worker died, ``retry_delay`` seconds apart (doubling).
-    Extra keyword arguments go to the backend. Use it as a context
-    manager to keep one pool of workers across several calls.
     ``progress``: a live bar counting tasks (``True``: tqdm when installed, else a plain
     line), or a tqdm class, a bar object with ``update``, or a callable ``(done, total)``.
     After a call, ``last_run`` summarizes it (see docs/observability.md).
+    ``seed``: each task gets its own random stream (``task_rng()``).
+    ``initializer``/``initargs``: run once in each worker before its first task.
+    ``relay_logs``/``relay_output``: replay what tasks in worker processes log and print in
+    the caller (on by default there). Extra keyword arguments go to the backend. Use it as
+    a context manager to keep one pool of workers across several calls.
     """
 
     def __init__(
@@ -71,6 +75,11 @@ class Parallel:
         retries: int = Default(0),  # type: ignore[assignment]
         retry_on: type[BaseException] | tuple[type[BaseException], ...] = _ANY_EXCEPTION,  # type: ignore[assignment]
         retry_delay: float = Default(0.0),  # type: ignore[assignment]
+        seed: int | None = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        relay_logs: bool | None = Default(None),  # type: ignore[assignment]
+        relay_output: bool | None = Default(None),  # type: ignore[assignment]
         **backend_kwargs: Any,
     ) -> None:
         settings = config.current()
@@ -117,6 +126,18 @@ class Parallel:
             self._announce_startup()
         self.pre_dispatch = pre_dispatch
         validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
+        self.world = World(
+            seed=seeds.check_seed(seed),
+            init=workerinit.check(initializer, initargs) if initializer is not None else None,
+            relay_logs=validation.check_switch(
+                "relay_logs", chosen(relay_logs, settings, "relay_logs")
+            ),
+            relay_output=validation.check_switch(
+                "relay_output", chosen(relay_output, settings, "relay_output")
+            ),
+        )
+        if initializer is None:
+            workerinit.check(initializer, initargs)
         self._lock = threading.Lock()
         self._running = False
         self._managed = False
@@ -234,6 +255,7 @@ class Parallel:
                 )
             if isinstance(self.batch_size, int):
                 tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
+            tasks = self.world.inline(tasks)
             if not self.policy.is_default:
                 inline = run_inline_with_policy(tasks, self.policy, progress)
                 if self.return_as == "list":
@@ -276,7 +298,7 @@ class Parallel:
             validation.parse_pre_dispatch(self.pre_dispatch, n_jobs),
             self.timeout,
             progress,
-            nested_for(backend, n_jobs),
+            self.world.nested(nested_for(backend, n_jobs), backend.serializes),
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
+from parjob import relay
 from parjob.backend import Backend
 from parjob.batching import Batcher
 from parjob.errors import (
@@ -272,6 +273,8 @@ class Run:
                 return self._settled(batch, self.outcomes.lost(batch, exc, error))
             raise error from (None if isinstance(exc, CancelledError) else exc)
         results, seconds = outcome[0], outcome[1]
+        if len(outcome) > 4 and outcome[4]:  # printed and logged in the worker
+            relay.replay(outcome[4])
         self.batcher.record(len(results), seconds)
         if len(results) != len(batch):
             self._hand_back(batch, len(results))

@@ -14,6 +14,7 @@ from typing import Any
 from parjob import nesting, plugins, validation
 from parjob.backend import Backend
 from parjob.backends.sequential import SequentialBackend
+from parjob.cpu import gil_enabled
 
 
 def choose(
@@ -50,6 +51,8 @@ def choose(
         # one worker runs inline whatever the default backend is, so skip plugin discovery
         return SequentialBackend(), 1
     kind = "threads" if require == "sharedmem" else prefer
+    if kind is None and not gil_enabled():
+        kind = "threads"  # free-threaded: threads run Python in parallel, and share memory
     return _runnable(
         backend_instance(plugins.default_backend_name(kind), dict(backend_kwargs)), requested
     )

@@ -18,7 +18,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from parjob import config
+from parjob import seeds, workerside
 from parjob.capture import run_keeping_failures
 from parjob.errors import TaskFailure
 from parjob.workerid import worker_id
@@ -100,6 +100,9 @@ class BatchResult(NamedTuple):
     #: which worker ran it (``parjob.workerid.worker_id``) and when it began (wall clock)
     worker: str = ""
     began: float = 0.0
+    #: what the worker's tasks printed and logged, for the caller to replay (see
+    #: ``parjob.relay``); None when nothing was relayed
+    relayed: list[tuple[str, Any]] | None = None
 
 
 class Batch:
@@ -210,16 +213,35 @@ class Batch:
         self.portable = True
 
     def __call__(self) -> BatchResult:
-        token = config.enter_worker(*self.nested)
+        try:
+            token = workerside.enter(self.nested, self.portable)
+        except Exception as exc:  # the initializer, or a library's captured settings
+            failure = TaskFailure.capture(self.start, _WorkerSetup(), exc, self.portable)
+        else:
+            return self._run(token)
+        raise failure
+
+    def _run(self, token: workerside.WorkerToken) -> BatchResult:
         results: list[Any] = []
         append = results.append
         func: Any = self._function
         failure = None
+        relayed = None
         began = time.perf_counter()
         began_at = time.time()
         try:
+            seed = token[2].seed if token[2] is not None else None
             if self.keep_going:
-                run_keeping_failures(self, append)
+                run_keeping_failures(self, append, seed)
+            elif seed is not None:
+                deadline = None if self.budget is None else began + self.budget
+                index = self.start
+                for func, args, kwargs in self.tasks:
+                    seeds.begin_task(seed, index)
+                    append(func(*args, **kwargs))
+                    index += 1
+                    if deadline is not None and time.perf_counter() >= deadline:
+                        break
             elif self.budget is not None:
                 deadline = began + self.budget
                 for func, args, kwargs in self.tasks:
@@ -238,10 +260,22 @@ class Batch:
         except BaseException as exc:
             failure = TaskFailure.capture(self.start + len(results), func, exc, self.portable)
         finally:
-            config.leave_worker(token)
+            if token[2] is not None:
+                if token[2].seed is not None:
+                    seeds.end_tasks()
+                relayed = workerside.leave(token)
+            else:
+                workerside.leave(token)
         if failure is not None:
             raise failure  # outside the handler: no __context__ that would have to pickle
-        return BatchResult(results, time.perf_counter() - began, worker_id(), began_at)
+        return BatchResult(results, time.perf_counter() - began, worker_id(), began_at, relayed)
+
+
+class _WorkerSetup:
+    """Names, in error messages, what failed before a batch's first task: the worker's
+    setup (``initializer=``, or settings carried by the ``capture_context`` hook)."""
+
+    __qualname__ = __name__ = "the worker setup (initializer or captured context)"
 
 
 class EncodedBatch:

@@ -6,6 +6,7 @@ They run when ``Parallel`` or ``parallel_config`` is built, before any task is d
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import numbers
 import operator
@@ -175,7 +176,7 @@ def parse_pre_dispatch(value: Any, n_jobs: int) -> int | None:
         result: float = value
     elif isinstance(value, str):
         try:
-            result = _evaluate(ast.parse(value.strip(), mode="eval").body, n_jobs)
+            result = _evaluate(_parsed(value.strip()), n_jobs)
         except (SyntaxError, ValueError, ZeroDivisionError) as exc:
             raise ValueError(
                 f"pre_dispatch must be 'all', an int, or arithmetic of n_jobs such as "
@@ -186,6 +187,12 @@ def parse_pre_dispatch(value: Any, n_jobs: int) -> int | None:
     if result < 1:
         raise ValueError(f"pre_dispatch={value!r} gives {result} with n_jobs={n_jobs}; need >= 1")
     return max(int(result), 1)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(expression: str) -> ast.AST:
+    """The syntax tree of a ``pre_dispatch`` expression (the same few, call after call)."""
+    return ast.parse(expression, mode="eval").body
 
 
 def _evaluate(node: ast.AST, n_jobs: int) -> float:
@@ -211,3 +218,10 @@ def check_progress(progress: Any) -> Any:
         "progress must be True or False, a tqdm class, a progress bar object with an "
         f"update(n) method, or a callable (done, total); got {progress!r}"
     )
+
+
+def check_switch(name: str, value: Any) -> bool | None:
+    """An on/off option where None means "the backend's default"."""
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{name} must be True, False or None, got {value!r}")
+    return value

@@ -1,8 +1,10 @@
 """``threading``: a thread pool in the calling process.
 
 Cheap to start and to submit to, and memory is shared with the caller; best when tasks
-release the GIL (NumPy, I/O, compiled code). A running thread cannot be stopped: on a
-timeout or an error, queued batches are cancelled and running ones finish in the background.
+release the GIL (NumPy, I/O, compiled code). Pools are kept between calls
+(``parjob.backends.threadpools``). A running thread cannot be stopped: on a timeout or an
+error, queued batches are cancelled, running ones finish in the background, and that pool
+is not kept.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from parjob.backend import Backend, RunSettings, Work
+from parjob.backends import threadpools
 from parjob.backends.abandoned import let_exit_without
 from parjob.tasks import BatchResult
 
 
 class ThreadingBackend(Backend):
-    """A :class:`~concurrent.futures.ThreadPoolExecutor`, kept while ``n_jobs`` stays the same."""
+    """A :class:`~concurrent.futures.ThreadPoolExecutor` of ``n_jobs`` threads, taken from
+    the kept pools for each call (or ``with Parallel()`` block) and given back after it."""
 
     name = "threading"
     uses_threads = True
@@ -31,7 +35,7 @@ class ThreadingBackend(Backend):
         if self._executor is not None and self._n_jobs == n_jobs:
             return
         self.stop()
-        self._executor = ThreadPoolExecutor(n_jobs, thread_name_prefix="parjob-thread")
+        self._executor = threadpools.take(n_jobs)
         self._n_jobs = n_jobs
 
     def submit(self, work: Work) -> Future[BatchResult]:
@@ -40,8 +44,8 @@ class ThreadingBackend(Backend):
 
     def stop(self) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            threadpools.give_back(self._n_jobs, executor)
 
     def abort(self) -> None:
         if self._executor is not None:
