@@ -63,6 +63,7 @@ def call_finished(call: Any, summary: Any) -> None:
     :class:`parjob.summary.RunSummary`, the one ``Parallel.last_run`` gives."""
 
 
+@hookspec
 def capture_context() -> Any:
     """In the caller, once per ``Parallel`` call: a picklable callable that returns a
     context manager re-creating this plugin's settings (None: nothing to carry).

@@ -50,15 +50,21 @@ def draws(_: Any, with_globals: bool) -> tuple[Any, ...]:
     return (own, random.random(), float(numpy.random.random()))
 
 
+_THREAD_INITS = threading.local()
+
+
 def remember(tag: str) -> None:
     _INIT_CALLS.append((tag, threading.get_ident()))
+    # counted per thread object (idents are reused by later threads)
+    counts = _THREAD_INITS.__dict__.setdefault("counts", {})
+    counts[tag] = counts.get(tag, 0) + 1
     _STATE[tag] = f"loaded {tag}"
 
 
 def initialized(_: Any, tag: str) -> tuple[int, int, int, int, str | None]:
     here = threading.get_ident()
     in_process = sum(1 for seen, _ in _INIT_CALLS if seen == tag)
-    in_thread = sum(1 for seen, ident in _INIT_CALLS if seen == tag and ident == here)
+    in_thread = _THREAD_INITS.__dict__.get("counts", {}).get(tag, 0)
     return os.getpid(), here, in_process, in_thread, _STATE.get(tag)
 
 
