@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -12,6 +13,15 @@ import pytest
 from loky_tasks import loky_workers, pid, pid_after
 
 from parjob import Parallel, delayed
+from parjob.backends import threadpools
+
+
+@pytest.fixture(autouse=True)
+def no_pools_of_earlier_tests() -> None:
+    # Nested loky calls made in earlier tests' kept thread workers may keep their pools
+    # (twins of the busy reusable one) while those threads idle; these tests count workers.
+    threadpools.discard_idle()
+    gc.collect()
 
 
 def test_workers_are_reused_across_calls() -> None:

@@ -118,7 +118,7 @@ class SparkBackend(Backend):
     @property
     def session(self) -> Any:
         """The SparkSession this backend runs on (found on first use)."""
-        if self._session is None or getattr(self._session, "is_stopped", False):
+        if self._session is None or sessions.stopped(self._session):
             self._session = sessions.find_session(*self._spec)
             connect = sessions.is_connect(self._session)
             self._strategy = (ConnectStrategy if connect else ClassicStrategy)(self._session)
@@ -136,7 +136,7 @@ class SparkBackend(Backend):
         return ("threading", -1)
 
     def startup_note(self) -> str | None:
-        if self._session is not None and not getattr(self._session, "is_stopped", False):
+        if self._session is not None and not sessions.stopped(self._session):
             return None
         address = sessions.will_start(*self._spec)
         if address is None:

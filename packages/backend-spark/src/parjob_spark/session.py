@@ -65,7 +65,7 @@ def find_session(spark: Any = None, master: str | None = None, remote: str | Non
             "Parallel calls there use threads on the executor's cores by default"
         )
     if spark is not None:
-        if getattr(spark, "is_stopped", False):
+        if stopped(spark):
             raise ValueError(f"the SparkSession given as spark= is stopped: {spark!r}")
         return spark
     if remote is not None:
@@ -94,7 +94,19 @@ def will_start(
     else:
         kind, address = "master", f"local[{cpu_count()}]"
     found = _owned.get(f"{kind}:{address}")
-    return None if found is not None and not found.is_stopped else address
+    return None if found is not None and not stopped(found) else address
+
+
+def stopped(session: Any) -> bool:
+    """Whether ``session`` was stopped: Spark Connect sessions say so (``is_stopped``); a
+    classic one is stopped when its context is no longer the active one."""
+    flag = getattr(session, "is_stopped", None)
+    if flag is not None:
+        return bool(flag)
+    from pyspark import SparkContext
+
+    context = getattr(session, "sparkContext", None)
+    return context is None or SparkContext._active_spark_context is not context
 
 
 def active_session() -> Any:
@@ -103,7 +115,7 @@ def active_session() -> Any:
     if connect is not None:
         cls = connect.SparkSession
         found = cls.getActiveSession() or getattr(cls, "_default_session", None)
-        if found is not None and not found.is_stopped:
+        if found is not None and not stopped(found):
             return found
     if "pyspark" not in sys.modules:
         return None
@@ -123,7 +135,7 @@ def _owned_session(kind: str, address: str) -> Any:
     key = f"{kind}:{address}"
     with _lock:
         found = _owned.get(key)
-        if found is not None and not found.is_stopped:
+        if found is not None and not stopped(found):
             return found
         session = _start(kind, address)
         _owned[key] = session

@@ -127,11 +127,16 @@ def capture(
     init: tuple[Callable[..., Any], tuple[Any, ...]] | None = None,
     relay_logs: bool | None = None,
     relay_output: bool | None = None,
+    local: bool = False,
 ) -> CallContext | None:
     """The caller's world for the batches of one call; None when there is nothing to carry.
 
     ``portable``: the backend pickles batches (its workers are other processes). The
-    relays default to on there (``None``) and are never needed on threads.
+    relays default to on there (``None``) and are never needed on threads. ``local``: the
+    workers are processes on this machine, which write to the caller's own stdout and
+    stderr when those are the process's streams (a terminal, a pipe): their prints then
+    appear as they happen, and are relayed by default only where the caller's streams are
+    something else (Jupyter, captured output).
     """
     variables = [
         (var, value) for var, value in contextvars.copy_context().items() if var not in state.OWN
@@ -144,7 +149,10 @@ def capture(
             if var.name == "decimal_context" and "decimal" in sys.modules
         ]
     logs = portable and relay_logs is not False
-    output = portable and relay_output is not False
+    output = portable and (
+        relay_output is True
+        or (relay_output is None and not (local and _streams_are_the_process_own()))
+    )
     if not (variables or libraries or seed is not None or init is not None or logs or output):
         return None
     prepared_init = workerinit.prepare(init[0], init[1], portable) if init is not None else None
@@ -304,3 +312,9 @@ def _decoded(context: CallContext) -> tuple[Any, Any, Any]:
         while len(_cache) > 8:
             _cache.popitem(last=False)
     return found
+
+
+def _streams_are_the_process_own() -> bool:
+    """Whether ``sys.stdout`` and ``sys.stderr`` are the streams the process started with,
+    which worker processes started here inherit."""
+    return sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__

@@ -298,7 +298,7 @@ class Parallel:
             validation.parse_pre_dispatch(self.pre_dispatch, n_jobs),
             self.timeout,
             progress,
-            self.world.nested(nested_for(backend, n_jobs), backend.serializes),
+            self.world.nested(nested_for(backend, n_jobs), backend.serializes, backend.local),
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly

@@ -19,10 +19,12 @@ class World:
     relay_logs: bool | None = None
     relay_output: bool | None = None
 
-    def nested(self, nested: tuple[Any, ...], portable: bool) -> tuple[Any, ...]:
+    def nested(
+        self, nested: tuple[Any, ...], portable: bool, local: bool = False
+    ) -> tuple[Any, ...]:
         """The batches' ``nested`` record, with the call's context appended when there is one."""
         context = callcontext.capture(
-            portable, self.seed, self.init, self.relay_logs, self.relay_output
+            portable, self.seed, self.init, self.relay_logs, self.relay_output, local
         )
         return nested if context is None else (*nested, context)
 
