@@ -80,3 +80,12 @@ def test_silent_without_verbose(capsys: pytest.CaptureFixture[str]) -> None:
     parallel(TASKS)
     assert parallel.messages == []
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.usefixtures("slow_start")
+def test_said_with_a_progress_bar_too() -> None:
+    seen: list[tuple[int, int | None]] = []
+    parallel = Collect(n_jobs=2, backend="slow-start", progress=lambda d, t: seen.append((d, t)))
+    assert parallel(TASKS) == list(range(6))
+    assert parallel.messages[0] == "Starting the engine: a few seconds."
+    assert seen and seen[-1][0] == 6

@@ -369,9 +369,9 @@ class Parallel:
             self._give_back()
 
     def _announce_startup(self) -> None:
-        """At ``verbose``, say once that the backend's engine is starting, when that takes
-        seconds (``Backend.startup_note``), before it starts."""
-        if self.verbose and not self._announced:
+        """At ``verbose`` or with a progress bar, say once that the backend's engine is
+        starting, when that takes seconds (``Backend.startup_note``), before it starts."""
+        if (self.verbose or self.progress) and not self._announced:
             self._announced = True
             note = self._backend.startup_note()
             if note:
