@@ -57,26 +57,43 @@ def measure(workload: Workload, label: str) -> float:
 
 
 def run_suite(name: str, repeat: int) -> str:
-    module = importlib.import_module(f"suites.{name}")
-    workloads: list[Workload] = module.WORKLOADS
-    labels: list[str] = []
-    for workload in workloads:
-        labels += [label for label in workload.cases if label not in labels]
+    workloads = load(name)
     samples: dict[tuple[str, str], list[float]] = {}
     for round_ in range(repeat):
         for workload in workloads:
             order = list(workload.cases)
             shift = round_ % len(order)
             for label in order[shift:] + order[:shift]:  # interleaved, rotating order
-                value = measure(workload, label)
+                try:
+                    value = measure(workload, label)
+                except RuntimeError as error:  # one broken case must not lose the others
+                    print(f"  {name}: {error}", file=sys.stderr)
+                    continue
                 samples.setdefault((workload.name, label), []).append(value)
                 print(f"  {name}: {workload.name} / {label}: {value:.4g}", file=sys.stderr)
+    return table(name, workloads, samples, repeat)
+
+
+def load(name: str) -> list[Workload]:
+    module = importlib.import_module(f"suites.{name}")
+    return module.WORKLOADS  # type: ignore[no-any-return]
+
+
+def table(
+    name: str, workloads: list[Workload], samples: dict[tuple[str, str], list[float]], repeat: int
+) -> str:
+    """One suite's markdown table: medians per case, ratios of parjob to each other case."""
+    labels: list[str] = []
+    for workload in workloads:
+        labels += [label for label in workload.cases if label not in labels]
     header = ["workload", *labels, *(f"parjob / {x}" for x in labels if x != "parjob")]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for workload in workloads:
         unit = "s" if workload.metric == "seconds" else " MiB"
         medians = {
-            label: statistics.median(samples[(workload.name, label)]) for label in workload.cases
+            label: statistics.median(samples[(workload.name, label)])
+            for label in workload.cases
+            if (workload.name, label) in samples
         }
         cells = [workload.name]
         cells += [f"{medians[x]:.3f}{unit}" if x in medians else "" for x in labels]
@@ -100,8 +117,8 @@ def main() -> None:
     unknown = sorted(set(args.suites) - set(available))
     if unknown:
         parser.error(f"unknown suite(s) {', '.join(unknown)}; available: {', '.join(available)}")
-    tables = [run_suite(name, args.repeat) for name in args.suites or available]
-    print("\n\n".join(tables))
+    for name in args.suites or available:  # each table as soon as its suite is done
+        print(run_suite(name, args.repeat) + "\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ TINY = DOUBLE + "N = 100_000\n"
 #: library keeps one), so every call carries a context snapshot
 WITH_CONTEXT = """
 from parjob import Parallel, delayed
-from parjob.conformance_context import REQUEST
+from parjob.testing_context import REQUEST
 REQUEST.set("caller")
 """
 
