@@ -31,6 +31,7 @@ _EXPORTS = {
     "UnknownBackendError": "parjob.errors",
     "WorkerCrashedError": "parjob.errors",
     "hookimpl": "parjob.hookspecs",
+    "MainGuardError": "parjob.mainguard",
     "Parallel": "parjob.parallel",
     "list_backends": "parjob.plugins",
     "register_parallel_backend": "parjob.plugins",
@@ -45,6 +46,7 @@ __all__ = [
     "CONTRACT_VERSION",
     "Backend",
     "BackendError",
+    "MainGuardError",
     "Parallel",
     "ParallelTimeoutError",
     "PluginError",
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
         WorkerCrashedError,
     )
     from parjob.hookspecs import hookimpl
+    from parjob.mainguard import MainGuardError
     from parjob.parallel import Parallel
     from parjob.plugins import list_backends, register_parallel_backend
     from parjob.seeds import task_rng
