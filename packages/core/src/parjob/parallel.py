@@ -126,9 +126,10 @@ class Parallel:
             self._announce_startup()
         self.pre_dispatch = pre_dispatch
         validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
+        init = workerinit.check(initializer, initargs)  # initargs alone are refused too
         self.world = World(
             seed=seeds.check_seed(seed),
-            init=workerinit.check(initializer, initargs) if initializer is not None else None,
+            init=init if initializer is not None else None,
             relay_logs=validation.check_switch(
                 "relay_logs", chosen(relay_logs, settings, "relay_logs")
             ),
@@ -136,8 +137,6 @@ class Parallel:
                 "relay_output", chosen(relay_output, settings, "relay_output")
             ),
         )
-        if initializer is None:
-            workerinit.check(initializer, initargs)
         self._lock = threading.Lock()
         self._running = False
         self._managed = False

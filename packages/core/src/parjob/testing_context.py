@@ -6,12 +6,14 @@ The task functions live here so that process and cluster workers can import them
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
 import random
 import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -68,6 +70,21 @@ def initialized(_: Any, tag: str) -> tuple[int, int, int, int, str | None]:
     return os.getpid(), here, in_process, in_thread, _STATE.get(tag)
 
 
+@contextlib.contextmanager
+def _recording() -> Iterator[_Records]:
+    """Keep the INFO records of the tasks' logger while the block runs."""
+    logger = logging.getLogger(_LOGGER)
+    handler = _Records()
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 class _Records(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -106,16 +123,8 @@ class WorkerContextConformance:
     def test_logs_and_prints_reach_the_caller(
         self, configured: None, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        logger = logging.getLogger(_LOGGER)
-        handler = _Records()
-        logger.addHandler(handler)
-        level = logger.level
-        logger.setLevel(logging.INFO)
-        try:
+        with _recording() as handler:
             Parallel(batch_size=2)(delayed(log_and_print)(i) for i in range(6))
-        finally:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
         messages = sorted(record.getMessage() for record in handler.records)
         assert messages == sorted(f"record from task {i}" for i in range(6))
         if self.capabilities().serializes:  # crossed a process: marked with the worker
@@ -126,19 +135,11 @@ class WorkerContextConformance:
     def test_relays_can_be_turned_off(self, configured: None) -> None:
         if not self.capabilities().serializes:
             pytest.skip("thread workers print to the caller's streams themselves")
-        logger = logging.getLogger(_LOGGER)
-        handler = _Records()
-        logger.addHandler(handler)
-        level = logger.level
-        logger.setLevel(logging.INFO)
-        try:
+        with _recording() as handler:
             # (an engine may still forward its workers' output its own way, as Ray does)
             out = Parallel(relay_output=False, relay_logs=False)(
                 delayed(log_and_print)(i) for i in range(3)
             )
-        finally:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
         assert out == [0, 1, 2]
         assert handler.records == []
 
