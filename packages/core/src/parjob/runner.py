@@ -147,6 +147,8 @@ class Run:
         # The batches of one fill (the first wave, the tail) go to the backend together.
         if self.later and self.later[0][0] <= time.monotonic():
             self._retries_due()
+        if self.exhausted and not self.leftovers:
+            return  # everything was dispatched
         with paused_gc():
             waiting = len(self.waiting) if self.bounded else 0
             outbox: list[tuple[Batch, Any]] = []

@@ -82,9 +82,13 @@ def _wrapper(function: Callable[..., Any]) -> Callable[..., Task]:
         return (function, args, kwargs)
 
     for name in _LOOKS:
-        with contextlib.suppress(AttributeError, TypeError):  # objects may lack a name
+        try:  # noqa: SIM105 - contextlib.suppress costs more than these calls
             setattr(task, name, getattr(function, name))
-    task.__dict__.update(getattr(function, "__dict__", {}))
+        except (AttributeError, TypeError):  # objects may lack a name
+            pass
+    looks = getattr(function, "__dict__", None)
+    if looks:
+        task.__dict__.update(looks)
     task.__wrapped__ = function  # type: ignore[attr-defined]
     return task
 
