@@ -116,3 +116,21 @@ def test_a_function_that_became_slow_is_cut_short_and_spread_again() -> None:
     assert summary is not None and summary.batches > 1
     assert len(summary.workers) == 2  # the rest went to both workers
     assert tasktimes.recall(task) == pytest.approx(0.05, rel=0.5)
+
+
+def test_kept_thread_pools_are_reused_until_they_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parjob.backends import threadpools
+
+    threadpools.discard_idle()
+    first = threadpools.take(2)
+    threadpools.give_back(2, first)
+    other = threadpools.take(3)  # another size: another pool
+    assert other is not first
+    threadpools.give_back(3, other)
+    assert threadpools.take(2) is first
+    threadpools.give_back(2, first)
+    monkeypatch.setattr(threadpools, "IDLE_SECONDS", -1.0)  # every idle pool has expired
+    fresh = threadpools.take(2)
+    assert fresh is not first
+    assert first._shutdown and other._shutdown  # type: ignore[attr-defined]
+    fresh.shutdown()

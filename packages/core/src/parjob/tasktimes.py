@@ -47,6 +47,10 @@ def remember(function: Any, seconds: float | None) -> None:
     code = _code(function)
     if code is None or seconds is None:
         return
+    found = _times.get(id(code))
+    if found is not None and found[0] is code:
+        _times[id(code)] = (code, seconds)  # known: replaced in place (the dict keeps its size)
+        return
     with _lock:
         if id(code) not in _times and len(_times) >= KEPT:
             del _times[next(iter(_times))]
