@@ -27,7 +27,7 @@ def choose(
 ) -> tuple[Backend, int]:
     """The backend instance and the (not yet effective) n_jobs for one ``Parallel``."""
     configured = settings.get("backend")
-    config_params: dict[str, Any] = dict(settings.get("backend_params", ()))
+    config_params: dict[str, Any] = dict(settings.get("backend_params", {}))
     context_n_jobs = settings.get("n_jobs")
     if backend is not None:
         params = config_params if configured == backend else {}
