@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import types
 from typing import Any
 
 #: functions remembered (the oldest is forgotten first)
@@ -30,7 +31,11 @@ _times: dict[int, tuple[Any, float]] = {}
 def _code(function: Any) -> Any:
     while isinstance(function, functools.partial):
         function = function.func
-    return getattr(getattr(function, "__func__", function), "__code__", None)
+    try:
+        code = getattr(getattr(function, "__func__", function), "__code__", None)
+    except Exception:  # an object whose attributes raise: not remembered
+        return None
+    return code if isinstance(code, types.CodeType) else None
 
 
 def recall(function: Any) -> float | None:
