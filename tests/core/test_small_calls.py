@@ -54,6 +54,15 @@ def test_functions_are_known_by_their_code() -> None:
     assert tasktimes.recall(where) is None
 
 
+def test_a_new_time_is_blended_with_what_was_known() -> None:
+    tasktimes.remember(double, 1e-6)
+    tasktimes.remember(double, 1e-4)  # one slow call (a busy machine, say)
+    assert tasktimes.recall(double) == pytest.approx(1e-5)
+    for _ in range(4):  # a function that became slow is known as such within a few calls
+        tasktimes.remember(double, 1.0)
+    assert (tasktimes.recall(double) or 0.0) > 0.1
+
+
 def test_only_the_latest_functions_are_kept() -> None:
     functions = []
     for k in range(tasktimes.KEPT + 1):
@@ -90,6 +99,7 @@ def test_later_calls_of_a_tiny_function_run_as_one_batch_in_order() -> None:
     for _ in range(3):
         # what a quiet machine measures (on a busy one a preempted worker thread can make
         # a 1-us task look like 50, and the next call then spreads it, as it should)
+        tasktimes.forget()
         tasktimes.remember(double, 1e-6)
         assert parallel(delayed(double)(i) for i in range(4)) == [0, 2, 4, 6]
         again = parallel.last_run
@@ -114,6 +124,7 @@ def test_a_function_that_became_slow_is_cut_short_and_spread_again() -> None:
         2,
         3,
     ]
+    tasktimes.forget()
     tasktimes.remember(task, 1e-6)  # as a quiet machine measures it (see above)
     slow["seconds"] = 0.05  # past the first batch's budget (2 x 20 ms on threads)
     parallel = Parallel(n_jobs=2, backend="threading")
@@ -122,7 +133,9 @@ def test_a_function_that_became_slow_is_cut_short_and_spread_again() -> None:
     # one batch, cut short after its first task; the rest sent again one task a batch
     assert summary is not None and summary.batches == 4
     assert summary.batch_sizes == {1: 4}
-    assert (tasktimes.recall(task) or 0.0) >= 0.04
+    # known as slow enough now (blended with the old time) for a small call to be spread
+    assert (tasktimes.recall(task) or 0.0) > 1e-4
+    assert Batcher("auto", 2, 0.02, total=4, prior=tasktimes.recall(task)).next_size(0) == 1
 
 
 def test_kept_thread_pools_are_reused_until_they_expire(monkeypatch: pytest.MonkeyPatch) -> None:

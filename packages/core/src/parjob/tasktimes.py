@@ -15,12 +15,15 @@ function here; a bound method is its function). Callables without code of their 
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import types
 from typing import Any
 
 #: functions remembered (the oldest is forgotten first)
 KEPT = 256
+#: the shortest time per task kept (a clock's resolution; keeps the geometric mean defined)
+_TINY = 1e-9
 
 _lock = threading.Lock()
 #: id of a code object -> (that code object, seconds per task); the code object is held so
@@ -48,13 +51,21 @@ def recall(function: Any) -> float | None:
 
 
 def remember(function: Any, seconds: float | None) -> None:
-    """Keep ``seconds`` per task (measured in a call just ended) for ``function``."""
+    """Keep ``seconds`` per task (measured in a call just ended) for ``function``.
+
+    A function already known keeps the geometric mean of the old and the new time: one call
+    slowed down by a busy machine (a preempted worker makes a 1-us task look like 50) does
+    not undo what earlier calls measured, and a function that has really become a thousand
+    times slower is spread again from the next call on (a small call goes out as one batch
+    only while its tasks look far cheaper than a batch).
+    """
     code = _code(function)
     if code is None or seconds is None:
         return
     found = _times.get(id(code))
     if found is not None and found[0] is code:
-        _times[id(code)] = (code, seconds)  # known: replaced in place (the dict keeps its size)
+        blended = math.sqrt(max(found[1], _TINY) * max(seconds, _TINY))
+        _times[id(code)] = (code, blended)  # in place: the dict keeps its size
         return
     with _lock:
         if id(code) not in _times and len(_times) >= KEPT:
