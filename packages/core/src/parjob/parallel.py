@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from parjob import config, leases, seeds, validation, workerinit
+from parjob import config, leases, seeds, threadlimits, validation, workerinit
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
@@ -297,7 +297,12 @@ class Parallel:
             validation.parse_pre_dispatch(self.pre_dispatch, n_jobs),
             self.timeout,
             progress,
-            self.world.nested(nested_for(backend, n_jobs), backend.serializes, backend.local),
+            self.world.nested(
+                nested_for(backend, n_jobs),
+                backend.serializes,
+                backend.local,
+                threadlimits.for_call(backend, n_jobs, self.settings.inner_max_num_threads),
+            ),
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly
