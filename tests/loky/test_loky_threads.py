@@ -6,7 +6,7 @@ import pytest
 from loky_tasks import thread_limits
 
 from parjob import Parallel, cpu_count, delayed, parallel_backend, parallel_config
-from parjob_loky import threads
+from parjob import threadlimits as threads
 
 BACKENDS = ["loky", "multiprocessing"]
 VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -71,9 +71,6 @@ def test_variables_the_user_set_are_kept(monkeypatch: pytest.MonkeyPatch) -> Non
         assert _seen("loky")[0]["env"]["MKL_NUM_THREADS"] == "2"
 
 
-def test_worker_env_values() -> None:
-    env = dict(threads.worker_env(n_jobs=cpu_count() * 2, explicit=None))
-    assert {env[var] for var in threads.THREAD_VARS} == {"1"}
-    env = dict(threads.worker_env(n_jobs=1, explicit=7))
-    assert {env[var] for var in threads.THREAD_VARS} == {"7"}
-    assert threads.default_limit(1) == cpu_count()
+def test_default_share_values() -> None:
+    assert threads.default_share(cpu_count() * 2) == 1
+    assert threads.default_share(1) == cpu_count()
