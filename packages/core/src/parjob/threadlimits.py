@@ -158,10 +158,22 @@ def _resize_loaded_pools() -> None:
         value = os.environ.get(var, "")
         if value.isdigit() and int(value) > 0:
             limits[api] = int(value)
-    if limits:
-        from threadpoolctl import threadpool_limits
+    for lib in _libraries():
+        wanted = limits.get(lib.user_api)
+        if wanted is not None and lib.num_threads != wanted:
+            _set(lib, wanted)
 
-        threadpool_limits(limits=limits)
+
+def _set(lib: Any, count: int) -> None:
+    """Set a loaded library's thread count from whichever thread runs this.
+
+    threadpoolctl (3.8+) lets only the first thread that limits OpenBLAS's process-wide
+    pool change it, and silently ignores the others; parjob is the process's one
+    coordinator here (a worker's task thread, or the caller thread of a thread call), so
+    it sets the count itself.
+    """
+    real = getattr(lib, "_real_set_num_threads", None)
+    (real if real is not None else lib.set_num_threads)(count)
 
 
 # -- thread workers: one process-wide limit while thread calls run -----------------------
@@ -205,7 +217,7 @@ def _limit_held() -> None:
         original = _saved.setdefault(lib, lib.num_threads)
         wanted = min(target, original)
         if lib.num_threads != wanted:
-            lib.set_num_threads(wanted)
+            _set(lib, wanted)
 
 
 def _restore() -> None:
@@ -214,7 +226,7 @@ def _restore() -> None:
         return
     for lib, original in _saved.items():
         if lib.num_threads != original:
-            lib.set_num_threads(original)
+            _set(lib, original)
     _saved = None
 
 
