@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from loky_tasks import thread_limits
+from loky_tasks import nested_thread_limits, thread_limits
 
 from parjob import Parallel, cpu_count, delayed, parallel_backend, parallel_config
 from parjob import threadlimits as threads
@@ -74,3 +74,15 @@ def test_variables_the_user_set_are_kept(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_default_share_values() -> None:
     assert threads.default_share(cpu_count() * 2) == 1
     assert threads.default_share(1) == cpu_count()
+
+
+def test_a_nested_pool_splits_its_workers_share() -> None:
+    # the outer workers' limit (2, set by parjob in their environment) is no user setting:
+    # the nested pool's 2 workers each get half of it
+    if cpu_count() < 2:
+        pytest.skip("needs 2 CPUs")
+    with parallel_config(inner_max_num_threads=2):
+        seen = Parallel(n_jobs=2, backend="loky")(delayed(nested_thread_limits)() for _ in range(2))
+    inner = [limits for nested in seen for limits in nested]
+    assert {limits["env"]["OPENBLAS_NUM_THREADS"] for limits in inner} == {"1"}
+    assert {n for limits in inner for n in limits["blas"]} == {1}

@@ -77,11 +77,16 @@ def for_call(backend: Backend, n_jobs: int, explicit: int | None) -> Budget | No
     share = explicit if explicit is not None else backend.cpu_share(n_jobs)
     if share is None:
         return None
-    env = None
-    if backend.local:
-        names = (*THREAD_VARS, TBB_IPC_VAR)
-        env = tuple((name, os.environ[name]) for name in names if os.environ.get(name))
+    env = _user_env() if backend.local else None
     return Budget(share, explicit is not None, here(), env)
+
+
+def _user_env() -> Env:
+    """The thread variables set in this process's environment, other than by parjob (in
+    a worker, a nested call's workers keep the user's values, not the worker's limit)."""
+    names = (*THREAD_VARS, TBB_IPC_VAR)
+    source = _own if _own is not None else os.environ
+    return tuple((name, source[name]) for name in names if source.get(name))
 
 
 def here() -> tuple[int, int]:
