@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from loky_tasks import nested_thread_limits, thread_limits
 
-from parjob import Parallel, cpu_count, delayed, parallel_backend, parallel_config
+from parjob import (
+    Parallel,
+    cpu_count,
+    delayed,
+    effective_n_jobs,
+    parallel_backend,
+    parallel_config,
+)
 from parjob import threadlimits as threads
 
 BACKENDS = ["loky", "multiprocessing"]
@@ -86,3 +93,12 @@ def test_a_nested_pool_splits_its_workers_share() -> None:
     inner = [limits for nested in seen for limits in nested]
     assert {limits["env"]["OPENBLAS_NUM_THREADS"] for limits in inner} == {"1"}
     assert {n for limits in inner for n in limits["blas"]} == {1}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inside_a_task_n_jobs_minus_one_is_the_share(backend: str) -> None:
+    share = max(cpu_count() // 2, 1)
+    seen = Parallel(n_jobs=2, backend=backend)(delayed(effective_n_jobs)(-1) for _ in range(2))
+    assert seen == [share, share]
+    seen = Parallel(n_jobs=2, backend=backend)(delayed(cpu_count)() for _ in range(2))
+    assert seen == [share, share]
