@@ -194,5 +194,11 @@ def make_strided(rows: int) -> Any:
 
 
 def nested_thread_limits(_: Any = None) -> list[dict[str, Any]]:
-    """The thread limits the workers of a nested loky pool see."""
-    return Parallel(n_jobs=2, backend="loky")(delayed(thread_limits)() for _ in range(2))
+    """The thread limits the workers of a nested loky pool see (the pool is shut down
+    after, so the worker has no children left for later tests)."""
+    from loky import get_reusable_executor
+
+    try:
+        return Parallel(n_jobs=2, backend="loky")(delayed(thread_limits)() for _ in range(2))
+    finally:
+        get_reusable_executor().shutdown(wait=True)

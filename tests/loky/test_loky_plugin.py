@@ -67,13 +67,12 @@ def test_capabilities() -> None:
 
 
 def test_nested_choice_is_threads_sharing_the_cpus() -> None:
-    # n_jobs=-1 inside a task is the worker's share (cpu_count() there)
     backend = LokyBackend()
-    assert backend.nested(2) == ("threading", -1)
     cpus = parjob.cpu_count()
-    assert backend.cpu_share(1) == cpus
+    assert backend.nested(1) == ("threading", cpus)
+    assert backend.nested(2) == ("threading", max(cpus // 2, 1))
+    assert backend.nested(cpus * 4) == ("threading", 1)
     assert backend.cpu_share(2) == max(cpus // 2, 1)
-    assert backend.cpu_share(cpus * 4) == 1
 
 
 def test_backend_parameters() -> None:

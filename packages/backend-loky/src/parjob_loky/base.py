@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
-from parjob import crashes
+from parjob import crashes, threadlimits
 from parjob.backend import Backend, RunSettings, Work
 from parjob.cpu import cpu_count
 from parjob.memmap import ArrayStore
@@ -79,9 +79,9 @@ class ProcessBackend(Backend):
 
     # -- the contract ----------------------------------------------------------------------
     def nested(self, n_jobs: int) -> tuple[str, int]:
-        # never a process pool per task: nested calls run on threads, as many as this
-        # worker's share of the CPUs (cpu_count() inside a task; parjob.threadlimits)
-        return ("threading", -1)
+        # never a process pool per task: nested calls share this worker's CPU share (a
+        # number, not -1: a batch run through the joblib bridge carries no budget)
+        return ("threading", threadlimits.default_share(n_jobs))
 
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         # called before every call, also inside a ``with Parallel()`` block

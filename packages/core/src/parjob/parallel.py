@@ -142,6 +142,8 @@ class Parallel:
         self._managed = False
         #: the instance the current call or ``with`` block runs on (see parjob.leases)
         self._taken: Backend | None = None
+        #: the native thread limit a thread backend's call holds (see parjob.threadlimits)
+        self._held: int | None = None
         #: the unfinished generator of the last call (weakly: dropping it still cleans up)
         self._stream: weakref.ref[Generator[Any, None, None]] | None = None
         #: the hub of the last call that ended (its summary is ``last_run``)
@@ -278,6 +280,9 @@ class Parallel:
         assert backend is not None
         self._announce_startup()
         backend.start(n_jobs, self.settings)  # cheap when the workers are ready
+        budget = threadlimits.for_call(backend, n_jobs, self.settings.inner_max_num_threads)
+        if backend.uses_threads and self._held is None:  # until the call or block ends
+            self._held = threadlimits.hold_for(budget)
         progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
         default_pre_dispatch = _is_default_pre_dispatch(self.pre_dispatch)
         batcher = Batcher(
@@ -298,10 +303,7 @@ class Parallel:
             self.timeout,
             progress,
             self.world.nested(
-                nested_for(backend, n_jobs),
-                backend.serializes,
-                backend.local,
-                threadlimits.for_call(backend, n_jobs, self.settings.inner_max_num_threads),
+                nested_for(backend, n_jobs), backend.serializes, backend.local, budget
             ),
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
@@ -359,6 +361,9 @@ class Parallel:
         return self._taken
 
     def _give_back(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            threadlimits.release(held)
         taken, self._taken = self._taken, None
         if taken is not None:
             leases.give_back(self._backend, taken)

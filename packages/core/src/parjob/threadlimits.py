@@ -16,8 +16,9 @@ in each batch's ``nested`` record as a :class:`Budget`, and the worker side
   ``n_jobs=-1`` uses what is left, and its own workers get a share of that.
 
 Thread workers share the caller's process: there the limit is process-wide, held while a
-thread call runs (:func:`hold` / :func:`release`, counted, so concurrent calls from several
-threads restore the caller's limits only when the last one ends).
+call on a thread backend (or its ``with Parallel()`` block) runs (:func:`hold_for` /
+:func:`release`, counted, so concurrent calls from several threads restore the caller's
+limits only when the last one ends).
 """
 
 from __future__ import annotations
@@ -188,6 +189,13 @@ _held: list[int] = []
 _saved: dict[Any, int] | None = None
 _controller: Any = None
 _controller_modules = -1
+
+
+def hold_for(budget: Budget | None) -> int | None:
+    """For a call on thread workers: :func:`hold` its budget's share (None: none to hold)."""
+    if budget is None or not isinstance(budget.share, int):
+        return None
+    return hold(max(budget.share, 1))
 
 
 def hold(share: int) -> int:

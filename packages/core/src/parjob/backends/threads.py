@@ -4,15 +4,13 @@ Cheap to start and to submit to, and memory is shared with the caller; best when
 release the GIL (NumPy, I/O, compiled code). Pools are kept between calls
 (``parjob.backends.threadpools``). A running thread cannot be stopped: on a timeout or an
 error, queued batches are cancelled, running ones finish in the background, and that pool
-is not kept. While a call runs, native thread pools (BLAS, OpenMP) of the process are
-limited to each thread's share of the CPUs (``parjob.threadlimits``), and restored after.
+is not kept.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from parjob import threadlimits
 from parjob.backend import Backend, RunSettings, Work
 from parjob.backends import threadpools
 from parjob.backends.abandoned import let_exit_without
@@ -32,7 +30,6 @@ class ThreadingBackend(Backend):
     def __init__(self) -> None:
         self._executor: ThreadPoolExecutor | None = None
         self._n_jobs = 0
-        self._held: int | None = None  # the thread limit this call holds
 
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         if self._executor is not None and self._n_jobs == n_jobs:
@@ -40,27 +37,18 @@ class ThreadingBackend(Backend):
         self.stop()
         self._executor = threadpools.take(n_jobs)
         self._n_jobs = n_jobs
-        explicit = settings.inner_max_num_threads
-        self._held = threadlimits.hold(explicit or threadlimits.default_share(n_jobs))
 
     def submit(self, work: Work) -> Future[BatchResult]:
         assert self._executor is not None, "start() must be called before submit()"
         return self._executor.submit(work)
 
     def stop(self) -> None:
-        self._release()
         if self._executor is not None:
             executor, self._executor = self._executor, None
             threadpools.give_back(self._n_jobs, executor)
 
     def abort(self) -> None:
-        self._release()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             let_exit_without(self._executor)  # a stuck task must not keep the program alive
             self._executor = None
-
-    def _release(self) -> None:
-        if self._held is not None:
-            held, self._held = self._held, None
-            threadlimits.release(held)
