@@ -33,6 +33,22 @@ def products(k):
 """
 
 
+#: each outer task runs a nested Parallel(n_jobs=-1) of matrix products
+NESTED = """
+def inner(k):
+    return sum(Parallel(n_jobs=-1)(delayed(products)(k * 4 + j) for j in range(4)))
+"""
+
+
+def _matmul_pair(outer: str) -> dict[str, Case | str]:
+    """parjob and joblib running ``outer`` (a call over k in range(4 or 16)), warmed."""
+    warm = outer.replace("range(16)", "range(2)").replace("range(4)", "range(2)")
+    return {
+        "parjob": Case(outer, "from parjob import Parallel, delayed\n" + NESTED + warm),
+        "joblib": Case(outer, "from joblib import Parallel, delayed\n" + NESTED + warm),
+    }
+
+
 def _pair(backend: str, warm: str) -> dict[str, Case | str]:
     call = f"Parallel(n_jobs=2, backend={backend!r}{{extra}})(delayed(double)(i) for i in range(N))"
     return {
@@ -68,6 +84,26 @@ WORKLOADS = [
                 "from joblib import Parallel, delayed\n"
                 "Parallel(n_jobs=2)(delayed(products)(k) for k in range(2))",
             ),
+            "sequential": "[products(k) for k in range(16)]",
+        },
+        target="parjob <= joblib",
+    ),
+    Workload(
+        name="nested, threading: 2 outer threads, each 8 chains of 600x600 matrix products",
+        setup=MATMUL,
+        cases={
+            **_matmul_pair(
+                "Parallel(n_jobs=2, backend='threading')(delayed(products)(k) for k in range(16))"
+            ),
+            "sequential": "[products(k) for k in range(16)]",
+        },
+        target="parjob <= joblib",
+    ),
+    Workload(
+        name="nested Parallel(n_jobs=-1) in each of 2 outer workers, 4 x 4 chains of products",
+        setup=MATMUL,
+        cases={
+            **_matmul_pair("Parallel(n_jobs=2)(delayed(inner)(k) for k in range(4))"),
             "sequential": "[products(k) for k in range(16)]",
         },
         target="parjob <= joblib",

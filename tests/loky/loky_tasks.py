@@ -191,3 +191,14 @@ def make_strided(rows: int) -> Any:
     import numpy
 
     return numpy.arange(rows * 64, dtype=numpy.float64).reshape(rows, 64)[::2, ::3]
+
+
+def nested_thread_limits(_: Any = None) -> list[dict[str, Any]]:
+    """The thread limits the workers of a nested loky pool see (the pool is shut down
+    after, so the worker has no children left for later tests)."""
+    from loky import get_reusable_executor
+
+    try:
+        return Parallel(n_jobs=2, backend="loky")(delayed(thread_limits)() for _ in range(2))
+    finally:
+        get_reusable_executor().shutdown(wait=True)

@@ -72,6 +72,7 @@ def test_nested_choice_is_threads_sharing_the_cpus() -> None:
     assert backend.nested(1) == ("threading", cpus)
     assert backend.nested(2) == ("threading", max(cpus // 2, 1))
     assert backend.nested(cpus * 4) == ("threading", 1)
+    assert backend.cpu_share(2) == max(cpus // 2, 1)
 
 
 def test_backend_parameters() -> None:

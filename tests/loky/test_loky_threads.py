@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from loky_tasks import thread_limits
+from loky_tasks import nested_thread_limits, thread_limits
 
-from parjob import Parallel, cpu_count, delayed, parallel_backend, parallel_config
-from parjob_loky import threads
+from parjob import (
+    Parallel,
+    cpu_count,
+    delayed,
+    effective_n_jobs,
+    parallel_backend,
+    parallel_config,
+)
+from parjob import threadlimits as threads
 
 BACKENDS = ["loky", "multiprocessing"]
 VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -71,9 +78,27 @@ def test_variables_the_user_set_are_kept(monkeypatch: pytest.MonkeyPatch) -> Non
         assert _seen("loky")[0]["env"]["MKL_NUM_THREADS"] == "2"
 
 
-def test_worker_env_values() -> None:
-    env = dict(threads.worker_env(n_jobs=cpu_count() * 2, explicit=None))
-    assert {env[var] for var in threads.THREAD_VARS} == {"1"}
-    env = dict(threads.worker_env(n_jobs=1, explicit=7))
-    assert {env[var] for var in threads.THREAD_VARS} == {"7"}
-    assert threads.default_limit(1) == cpu_count()
+def test_default_share_values() -> None:
+    assert threads.default_share(cpu_count() * 2) == 1
+    assert threads.default_share(1) == cpu_count()
+
+
+def test_a_nested_pool_splits_its_workers_share() -> None:
+    # the outer workers' limit (2, set by parjob in their environment) is no user setting:
+    # the nested pool's 2 workers each get half of it
+    if cpu_count() < 2:
+        pytest.skip("needs 2 CPUs")
+    with parallel_config(inner_max_num_threads=2):
+        seen = Parallel(n_jobs=2, backend="loky")(delayed(nested_thread_limits)() for _ in range(2))
+    inner = [limits for nested in seen for limits in nested]
+    assert {limits["env"]["OPENBLAS_NUM_THREADS"] for limits in inner} == {"1"}
+    assert {n for limits in inner for n in limits["blas"]} == {1}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inside_a_task_n_jobs_minus_one_is_the_share(backend: str) -> None:
+    share = max(cpu_count() // 2, 1)
+    seen = Parallel(n_jobs=2, backend=backend)(delayed(effective_n_jobs)(-1) for _ in range(2))
+    assert seen == [share, share]
+    seen = Parallel(n_jobs=2, backend=backend)(delayed(cpu_count)() for _ in range(2))
+    assert seen == [share, share]

@@ -12,7 +12,6 @@ import pytest
 import spark_tasks
 
 from parjob import Parallel, WorkerCrashedError, delayed, parallel_config, plugins
-from parjob.cpu import cpu_count
 from parjob.tasks import Batch
 from parjob_spark import session as sessions
 from parjob_spark.backend import SparkBackend
@@ -103,10 +102,12 @@ def test_explicit_n_jobs_caps_tasks_in_flight(spark: Any, tmp_path: Any) -> None
     assert len(out) == 4
 
 
-def test_nested_parallel_runs_on_the_executor_cores(spark: Any) -> None:
+def test_nested_parallel_runs_on_the_task_cores(spark: Any) -> None:
+    # local[2]: each task takes one core (spark.task.cpus), and its nested calls get it
     ((name, n_jobs),) = Parallel(backend="spark")([delayed(spark_tasks.nested_backend)(0)])
-    assert (name, n_jobs) == ("threading", cpu_count())
-    (distinct,) = Parallel(backend="spark")([delayed(spark_tasks.nested_threads)(4)])
+    assert (name, n_jobs) == ("threading", 1)
+    with parallel_config(inner_max_num_threads=2):  # a task given two cores uses both
+        (distinct,) = Parallel(backend="spark")([delayed(spark_tasks.nested_threads)(4)])
     assert distinct > 1  # not one at a time
 
 

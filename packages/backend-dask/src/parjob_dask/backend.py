@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import threading
 import uuid
 from collections import deque
@@ -172,6 +173,10 @@ class DaskBackend(Backend):
 
     def nested(self, n_jobs: int) -> tuple[str, int]:
         return ("dask", -1)
+
+    def cpu_share(self, n_jobs: int) -> functools.partial[int]:
+        """Computed in the worker: its host's CPUs over the task threads on that host."""
+        return functools.partial(workers.cpu_share, workers.threads_by_host(self.client))
 
     def startup_note(self) -> str | None:
         if cluster.usable(self._client) or not cluster.will_start_embedded(self._client_spec):

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from parjob.cpu import cpu_count
 from parjob_dask.cluster import isolated
 
 if TYPE_CHECKING:
@@ -21,6 +22,29 @@ if TYPE_CHECKING:
 def threads(client: Client) -> int:
     """Threads of all workers now in the cluster."""
     return sum(isolated(client.nthreads).values())
+
+
+def threads_by_host(client: Client) -> dict[str, int]:
+    """Task threads of the worker processes on each host of the cluster."""
+    from distributed.comm import get_address_host
+
+    found: dict[str, int] = {}
+    for address, count in isolated(client.nthreads).items():
+        host = get_address_host(address)
+        found[host] = found.get(host, 0) + count
+    return found
+
+
+def cpu_share(threads: Mapping[str, int]) -> int:
+    """In a dask worker: its host's CPUs over the task threads of the worker processes on
+    that host (``threads``, from :func:`threads_by_host`); the worker's own threads when
+    its host is not listed (a worker that joined since)."""
+    from distributed import get_worker
+    from distributed.comm import get_address_host
+
+    worker = get_worker()
+    slots = threads.get(get_address_host(worker.address)) or worker.state.nthreads
+    return max(cpu_count() // max(slots, 1), 1)
 
 
 def probe_task() -> None:

@@ -2,7 +2,7 @@
 
 A :class:`ProcessBackend` runs each batch through :func:`parjob_loky.worker.run` in an
 executor of worker processes; a subclass only says how to open and close its executor.
-Shared here: memory-mapping large arrays (``encode``), inner thread limits, naming the
+Shared here: memory-mapping large arrays (``encode``), naming the
 batch whose worker died, and stopping the workers on a timeout, an error or Ctrl-C.
 """
 
@@ -20,12 +20,12 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
-from parjob import crashes
+from parjob import crashes, threadlimits
 from parjob.backend import Backend, RunSettings, Work
 from parjob.cpu import cpu_count
 from parjob.memmap import ArrayStore
 from parjob.tasks import Batch, BatchResult, EncodedBatch
-from parjob_loky import crash, threads
+from parjob_loky import crash
 from parjob_loky.worker import run
 
 #: How long cancel() waits for the pool to notice a worker it killed, and for a new one.
@@ -56,7 +56,6 @@ class ProcessBackend(Backend):
     def __init__(self) -> None:
         self._executor: Executor | None = None
         self._n_jobs = 0
-        self._limits: threads.Limits | None = None
         self._store: ArrayStore | None = None
         self._store_settings: RunSettings | None = None
         self._pending: dict[int, _Pending] = {}
@@ -80,14 +79,14 @@ class ProcessBackend(Backend):
 
     # -- the contract ----------------------------------------------------------------------
     def nested(self, n_jobs: int) -> tuple[str, int]:
-        # never a process pool per task: nested calls share this worker's CPU share
-        return ("threading", threads.default_limit(n_jobs))
+        # never a process pool per task: nested calls share this worker's CPU share (a
+        # number, not -1: a batch run through the joblib bridge carries no budget)
+        return ("threading", threadlimits.default_share(n_jobs))
 
     def start(self, n_jobs: int, settings: RunSettings) -> None:
         # called before every call, also inside a ``with Parallel()`` block
         self._n_jobs = n_jobs
         self._timeout = settings.timeout
-        self._limits = threads.worker_env(n_jobs, settings.inner_max_num_threads)
         if settings != self._store_settings:
             self._close_store()
             self._store = ArrayStore(settings) if settings.mmap_mode is not None else None
@@ -118,7 +117,6 @@ class ProcessBackend(Backend):
             work,
             token,
             crash.status_folder(),
-            self._limits,
             self._store.results_folder() if self._store is not None else None,
         )
         executor = self._executor or self._reopen()

@@ -1,7 +1,8 @@
 """What a worker process runs for each batch: :func:`run`.
 
-It records which batch it starts (for crash reports), applies the thread limits, then
-unpickles and runs the batch (large arrays open as memory maps while it unpickles).
+It records which batch it starts (for crash reports), then unpickles and runs the batch
+(large arrays open as memory maps while it unpickles); the core's worker side applies the
+thread limits (``parjob.threadlimits``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from parjob import memmap
 from parjob.tasks import BatchResult
-from parjob_loky import crash, threads
+from parjob_loky import crash
 
 _result_reducers = False
 _protocol = pickle.HIGHEST_PROTOCOL  # loky pickles results with cloudpickle's default
@@ -24,7 +25,6 @@ def run(
     work: Any,
     token: int,
     status: str | None,
-    limits: threads.Limits | None,
     spill: tuple[str, int] | None = None,
 ) -> tuple[BatchResult, float]:
     """Run one encoded batch in this worker; called through the process pool.
@@ -39,8 +39,6 @@ def run(
     _spill = spill  # read while the pool pickles this batch's results, right after
     if status is not None:
         crash.mark(status, token)
-    if limits is not None:
-        threads.apply(limits)
     try:
         return work(), started
     finally:

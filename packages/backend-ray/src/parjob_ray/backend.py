@@ -146,6 +146,11 @@ class RayBackend(Backend):
     def nested(self, n_jobs: int) -> tuple[str, int]:
         return ("ray", -1)
 
+    def cpu_share(self, n_jobs: int) -> int:
+        """The CPUs Ray reserves for each batch's task (``num_cpus``, 1 unless told): a
+        node runs as many tasks at once as it has CPUs for."""
+        return max(int(_demand(self.ray_remote_args)["CPU"]), 1)
+
     def startup_note(self) -> str | None:
         return cluster.startup_note(self.address)
 

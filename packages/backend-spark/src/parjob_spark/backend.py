@@ -131,6 +131,13 @@ class SparkBackend(Backend):
     def running_at_once(self, n_jobs: int) -> int:
         return min(n_jobs, self.capacity())
 
+    def cpu_share(self, n_jobs: int) -> int:
+        """The cores Spark gives each task: ``resources={"cpus": n}``, else
+        ``spark.task.cpus`` (an executor runs its cores over that many tasks at once)."""
+        if self.resources and self.resources.get("cpus"):
+            return max(int(self.resources["cpus"]), 1)
+        return sessions.task_cpus(self.session)
+
     def nested(self, n_jobs: int) -> tuple[str, int]:
         # inside a Spark task there is no session: threads on the executor's own cores
         return ("threading", -1)

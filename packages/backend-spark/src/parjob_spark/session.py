@@ -237,11 +237,15 @@ def slots(session: Any) -> int:
         total = _connect_parallelism(session)
     else:
         total = session.sparkContext.defaultParallelism
+    return max(total // task_cpus(session), 1)
+
+
+def task_cpus(session: Any) -> int:
+    """The cores each Spark task takes (``spark.task.cpus``, 1 by default)."""
     try:
-        task_cpus = int(session.conf.get("spark.task.cpus", "1") or 1)
+        return max(int(session.conf.get("spark.task.cpus", "1") or 1), 1)
     except Exception:
-        task_cpus = 1
-    return max(total // max(task_cpus, 1), 1)
+        return 1
 
 
 _SPLITS = re.compile(r"splits=(\d+)")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from typing import Any, ClassVar
 
-from parjob import workerside
+from parjob import threadlimits, workerside
 from parjob.cpu import cpu_count
 from parjob.tasks import Batch, BatchResult, EncodedBatch
 
@@ -107,6 +107,17 @@ class Backend:
     def nested(self, n_jobs: int) -> tuple[str, int]:
         """The backend name and n_jobs that ``Parallel`` calls inside a task default to."""
         return ("sequential", 1)
+
+    def cpu_share(self, n_jobs: int) -> threadlimits.Share | None:
+        """How many CPUs each worker of a call with ``n_jobs`` workers may keep busy: the
+        limit of its native thread pools (BLAS, OpenMP) and what ``cpu_count()`` (so
+        ``n_jobs=-1``) gives inside its tasks. ``inner_max_num_threads=`` overrides it.
+
+        Optional. An int, or a picklable function the worker calls to compute it where the
+        engine knows its slots (a cluster); None sets no limit. The default: this machine's
+        CPUs divided by ``n_jobs`` for local workers, None for a cluster.
+        """
+        return threadlimits.default_share(n_jobs) if self.local else None
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, n_jobs: int, settings: RunSettings) -> None:

@@ -1,7 +1,9 @@
 """``cpu_count``: the CPUs this process may really use.
 
 It honours CPU affinity, cgroup (v1 and v2) CPU quotas as containers set them, and a
-``PARJOB_MAX_CPU_COUNT`` cap, and never fails: an unreadable source is skipped.
+``PARJOB_MAX_CPU_COUNT`` cap, and never fails: an unreadable source is skipped. Inside a
+task, it is the task's worker's share of the CPUs (``parjob.threadlimits``), so that a
+nested call with ``n_jobs=-1`` uses what is left.
 """
 
 from __future__ import annotations
@@ -12,12 +14,18 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from parjob import state
+
 
 def cpu_count(only_physical_cores: bool = False) -> int:
-    """Number of CPUs usable here; with ``only_physical_cores``, hyper-threads count once."""
+    """Number of CPUs usable here; with ``only_physical_cores``, hyper-threads count once.
+    Inside a task: its worker's share."""
     counts = [_affinity_count(), _cgroup_limit(), _env_limit()]
     if only_physical_cores:
         counts.append(_physical_cores())
+    worker = state.worker.get()
+    if worker is not None and worker.cpus is not None:
+        counts.append(worker.cpus)
     return max(min(c for c in counts if c is not None), 1)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from parjob import config, leases, seeds, tasktimes, validation, workerinit
+from parjob import config, leases, seeds, tasktimes, threadlimits, validation, workerinit
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
@@ -142,6 +142,8 @@ class Parallel:
         self._managed = False
         #: the instance the current call or ``with`` block runs on (see parjob.leases)
         self._taken: Backend | None = None
+        #: the native thread limit a thread backend's call holds (see parjob.threadlimits)
+        self._held: int | None = None
         #: the unfinished generator of the last call (weakly: dropping it still cleans up)
         self._stream: weakref.ref[Generator[Any, None, None]] | None = None
         #: the hub of the last call that ended (its summary is ``last_run``)
@@ -289,6 +291,9 @@ class Parallel:
         assert backend is not None
         self._announce_startup()
         backend.start(n_jobs, self.settings)  # cheap when the workers are ready
+        budget = threadlimits.for_call(backend, n_jobs, self.settings.inner_max_num_threads)
+        if backend.uses_threads and self._held is None:  # until the call or block ends
+            self._held = threadlimits.hold_for(budget)
         if self.verbose:
             progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
         default_pre_dispatch = _is_default_pre_dispatch(self.pre_dispatch)
@@ -310,7 +315,9 @@ class Parallel:
             validation.parse_pre_dispatch(self.pre_dispatch, n_jobs),
             self.timeout,
             progress,
-            self.world.nested(nested_for(backend, n_jobs), backend.serializes, backend.local),
+            self.world.nested(
+                nested_for(backend, n_jobs), backend.serializes, backend.local, budget
+            ),
             ordered=self.return_as == "generator",
             bounded=self.return_as != "list",
             # an explicit pre_dispatch bounds how far the input is read: honour it exactly
@@ -369,6 +376,9 @@ class Parallel:
         return self._taken
 
     def _give_back(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            threadlimits.release(held)
         taken, self._taken = self._taken, None
         if taken is not None:
             leases.give_back(self._backend, taken)

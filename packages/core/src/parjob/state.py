@@ -25,6 +25,9 @@ class Nested(NamedTuple):
     processes: bool
     #: ``nesting_level`` inside these tasks (1 for tasks of a top-level call)
     level: int
+    #: the CPUs these tasks may keep busy (their worker's share; ``parjob.threadlimits``),
+    #: which ``cpu_count()`` returns inside them; None: the machine's
+    cpus: int | None = None
 
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})

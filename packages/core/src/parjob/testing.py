@@ -27,6 +27,7 @@ from parjob import Parallel, delayed, parallel_config
 from parjob.backend import Backend
 from parjob.batching import Batcher
 from parjob.errors import ResultSerializationError, SerializationError
+from parjob.testing_budget import CpuBudgetConformance
 from parjob.testing_context import WorkerContextConformance
 from parjob.testing_failures import (  # noqa: F401 - exit_on, fail_until: also found here
     FailurePolicyConformance,
@@ -107,7 +108,9 @@ def raise_custom(code: int) -> None:
 # -- the suite -------------------------------------------------------------------------
 
 
-class BackendConformance(ObserveConformance, FailurePolicyConformance, WorkerContextConformance):
+class BackendConformance(
+    ObserveConformance, FailurePolicyConformance, WorkerContextConformance, CpuBudgetConformance
+):
     """Behaviour every parjob backend must show. Subclass it and set ``backend``."""
 
     backend: ClassVar[str] = ""

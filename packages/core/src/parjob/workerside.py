@@ -1,6 +1,7 @@
 """The world a batch's tasks run in, entered by the worker around them and left after.
 
-A batch carries its backend's nested choice (:class:`~parjob.state.Nested`) and, when the
+A batch carries its backend's nested choice (:class:`~parjob.state.Nested`), its worker's
+share of the CPUs (a :class:`~parjob.threadlimits.Budget`) and, when the
 caller set anything up, the call's :class:`~parjob.callcontext.CallContext`: the caller's
 context variables, warning filters, library settings (the ``capture_context`` hook), the
 log and print relays, the per-task seeds and the worker initializer. :func:`enter` installs
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from parjob import state
+from parjob import state, threadlimits
 from parjob.state import Nested
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def enter(nested: tuple[Any, ...], portable: bool) -> WorkerToken:
     """Install a batch's world in this worker (thread or process) before its tasks run.
 
     ``nested`` is the batch's :class:`Nested` record, perhaps followed by the call's
-    context; ``portable`` says the batch crossed a process boundary.
+    context (or None) and its budget; ``portable`` says the batch crossed a process boundary.
     """
     backend, n_jobs = nested[0], nested[1]
     if len(nested) >= 5:
@@ -42,10 +43,11 @@ def enter(nested: tuple[Any, ...], portable: bool) -> WorkerToken:
     else:  # a batch from an older caller: a task of a top-level call
         outer, processes, level = backend, True, 1
     context = nested[5] if len(nested) > 5 else None
+    cpus = threadlimits.enter(nested[6]) if len(nested) > 6 else None
     entered = context.enter(portable) if context is not None else None
     settings = {"backend": backend, "n_jobs": n_jobs, "in_worker": True}
     token = state.settings.set(MappingProxyType(settings))
-    return token, state.worker.set(Nested(backend, n_jobs, outer, processes, level)), entered
+    return token, state.worker.set(Nested(backend, n_jobs, outer, processes, level, cpus)), entered
 
 
 def leave(token: WorkerToken) -> Any:

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from parjob import callcontext, seeds, workerinit
+from parjob import callcontext, seeds, threadlimits, workerinit
 from parjob.tasks import Task
 
 
@@ -20,12 +20,19 @@ class World:
     relay_output: bool | None = None
 
     def nested(
-        self, nested: tuple[Any, ...], portable: bool, local: bool = False
+        self,
+        nested: tuple[Any, ...],
+        portable: bool,
+        local: bool = False,
+        budget: threadlimits.Budget | None = None,
     ) -> tuple[Any, ...]:
-        """The batches' ``nested`` record, with the call's context appended when there is one."""
+        """The batches' ``nested`` record, with the call's context appended when there is
+        one, then the workers' CPU budget when there is one."""
         context = callcontext.capture(
             portable, self.seed, self.init, self.relay_logs, self.relay_output, local
         )
+        if budget is not None:
+            return (*nested, context, budget)
         return nested if context is None else (*nested, context)
 
     def inline(self, tasks: Iterator[Task]) -> Iterator[Task]:
