@@ -191,3 +191,23 @@ def make_strided(rows: int) -> Any:
     import numpy
 
     return numpy.arange(rows * 64, dtype=numpy.float64).reshape(rows, 64)[::2, ::3]
+
+
+# -- max_tasks_per_worker --------------------------------------------------------------
+_LEAK: list[bytes] = []
+_INITS: list[str] = []
+
+
+def leak(_: Any = None) -> tuple[int, int]:
+    """A task that leaks memory into a module-level list; returns (pid, list length)."""
+    _LEAK.append(bytes(1024))
+    return os.getpid(), len(_LEAK)
+
+
+def count_init(tag: str) -> None:
+    _INITS.append(tag)
+
+
+def inits_seen(_: Any = None) -> tuple[int, int]:
+    """(pid, how many times the initializer ran in this worker process)."""
+    return os.getpid(), len(_INITS)

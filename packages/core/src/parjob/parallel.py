@@ -170,9 +170,7 @@ class Parallel:
 
     def _runs_inline(self, n_jobs: int) -> bool:
         # a worker that must be replaced after N tasks cannot be the caller
-        return (
-            n_jobs == 1 and self._backend.local and self.settings.max_tasks_per_worker is None
-        )
+        return n_jobs == 1 and self._backend.local and self.settings.max_tasks_per_worker is None
 
     def _effective_n_jobs(self) -> int:
         return self._backend.effective_n_jobs(self.n_jobs)

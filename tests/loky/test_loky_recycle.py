@@ -1,0 +1,160 @@
+"""``max_tasks_per_worker=``: a worker process is replaced after that many tasks."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Any
+
+import pytest
+from loky_tasks import (
+    count_init,
+    describe_array,
+    inits_seen,
+    kill_self_on,
+    leak,
+    make_array,
+    pid,
+    pid_after,
+    wait_gone,
+)
+
+from parjob import (
+    Parallel,
+    TaskError,
+    TaskTimeoutError,
+    WorkerCrashedError,
+    delayed,
+    parallel_config,
+)
+
+BACKENDS = ["loky", "multiprocessing"]
+
+
+def _per_worker(pids: list[int]) -> Counter[int]:
+    return Counter(pids)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_worker_runs_more_than_n_tasks(backend: str) -> None:
+    pids = Parallel(n_jobs=2, backend=backend, max_tasks_per_worker=3)(
+        delayed(pid)(i) for i in range(20)
+    )
+    counts = _per_worker(pids)
+    assert max(counts.values()) <= 3
+    assert len(counts) >= 7  # 20 tasks, 3 at most each: fresh processes took over
+    assert os.getpid() not in counts
+    assert wait_gone(set(counts)) == set()  # nothing left behind after the call
+
+
+@pytest.mark.parametrize("return_as", ["list", "generator", "generator_unordered"])
+def test_a_leak_is_contained(return_as: str) -> None:
+    out = Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=4, return_as=return_as)(
+        delayed(leak)(i) for i in range(30)
+    )
+    seen = list(out)
+    assert len(seen) == 30
+    assert max(length for _, length in seen) <= 4
+    assert max(_per_worker([p for p, _ in seen]).values()) <= 4
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_initializer_runs_again_in_replacement_workers(backend: str) -> None:
+    out = Parallel(
+        n_jobs=2,
+        backend=backend,
+        max_tasks_per_worker=2,
+        initializer=count_init,
+        initargs=("recycled",),
+    )(delayed(inits_seen)(i) for i in range(10))
+    assert len({p for p, _ in out}) >= 5
+    assert all(ran == 1 for _, ran in out)  # once in each worker, new ones included
+
+
+def test_large_batches_are_cut_to_fit_and_tasks_still_all_run() -> None:
+    out = Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=5, batch_size=50)(
+        delayed(leak)(i) for i in range(40)
+    )
+    assert len(out) == 40 and max(length for _, length in out) <= 5
+    assert Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=1000)(
+        delayed(abs)(-i) for i in range(5000)
+    ) == list(range(5000))
+
+
+def test_one_worker_still_runs_in_a_worker_process() -> None:
+    pids = Parallel(n_jobs=1, backend="loky", max_tasks_per_worker=2)(
+        delayed(pid)(i) for i in range(6)
+    )
+    assert os.getpid() not in pids
+    assert max(_per_worker(pids).values()) <= 2 and len(set(pids)) >= 3
+
+
+def test_a_worker_keeps_its_count_across_calls_in_a_with_block() -> None:
+    with Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=3) as parallel:
+        first = parallel(delayed(pid)(i) for i in range(4))
+        second = parallel(delayed(pid)(i) for i in range(4))
+    assert max(_per_worker(first + second).values()) <= 3
+    assert wait_gone(set(first + second)) == set()
+
+
+def test_parallel_config_sets_it_and_the_pool_serves_the_next_call() -> None:
+    with parallel_config("loky", n_jobs=2, max_tasks_per_worker=2):
+        pids = Parallel()(delayed(pid)(i) for i in range(8))
+    assert max(_per_worker(pids).values()) <= 2
+    # the next call, without the option, runs on the usual pool
+    assert Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(4)) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_crash_is_still_named_and_the_next_call_works(backend: str) -> None:
+    with pytest.raises(WorkerCrashedError, match="task 3"):
+        Parallel(n_jobs=2, backend=backend, max_tasks_per_worker=2, batch_size=1)(
+            delayed(kill_self_on)(i, 3) for i in range(8)
+        )
+    out = Parallel(n_jobs=2, backend=backend, max_tasks_per_worker=2, on_error="collect")(
+        delayed(kill_self_on)(i, 3) for i in range(8)
+    )
+    assert [k for k, r in enumerate(out) if isinstance(r, TaskError)] == [3]
+    assert isinstance(out[3].exception, WorkerCrashedError)
+    assert [r for k, r in enumerate(out) if k != 3] == [0, 1, 2, 4, 5, 6, 7]
+
+
+def test_a_late_task_is_stopped_and_the_others_finish() -> None:
+    out = Parallel(
+        n_jobs=2,
+        backend="loky",
+        max_tasks_per_worker=2,
+        timeout=1.0,
+        on_error="collect",
+        batch_size=1,
+    )(delayed(pid_after)(60 if i == 1 else 0.01) for i in range(6))
+    assert isinstance(out[1], TaskError) and isinstance(out[1].exception, TaskTimeoutError)
+    others = [p for k, p in enumerate(out) if k != 1]
+    assert all(isinstance(p, int) for p in others)
+    assert max(_per_worker(others).values()) <= 2
+
+
+def test_large_arrays_are_still_memory_mapped() -> None:
+    pytest.importorskip("numpy")
+    big = make_array(512, 512)  # 2 MiB: over max_nbytes
+    out = Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=1)(
+        delayed(describe_array)(big) for _ in range(3)
+    )
+    assert all(seen["type"] == "memmap" for seen in out)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
+def test_bad_values_are_refused_before_any_work(bad: Any) -> None:
+    with pytest.raises(ValueError, match=f"max_tasks_per_worker must be .*got {bad!r}"):
+        Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=bad)
+    with pytest.raises(ValueError, match="max_tasks_per_worker must be"):
+        parallel_config("loky", max_tasks_per_worker=bad)
+
+
+@pytest.mark.parametrize("backend", ["threading", "sequential"])
+def test_backends_that_cannot_replace_workers_refuse_it(backend: str) -> None:
+    with pytest.raises(ValueError, match=r"max_tasks_per_worker=5 .*loky, multiprocessing"):
+        Parallel(n_jobs=2, backend=backend, max_tasks_per_worker=5)
+    # one worker and no backend named: the call would run in the caller
+    with pytest.raises(ValueError, match="max_tasks_per_worker=5"):
+        Parallel(max_tasks_per_worker=5)
