@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +18,7 @@ from loky_tasks import (
     inits_seen,
     kill_self_on,
     leak,
+    gone,
     make_array,
     pid,
     pid_after,
@@ -158,3 +164,46 @@ def test_backends_that_cannot_replace_workers_refuse_it(backend: str) -> None:
     # one worker and no backend named: the call would run in the caller
     with pytest.raises(ValueError, match="max_tasks_per_worker=5"):
         Parallel(max_tasks_per_worker=5)
+
+
+CTRL_C_SCRIPT = """
+import os, sys, time
+from parjob import Parallel, delayed
+
+def work(i):
+    if i >= 4:  # the first workers each run 2 quick tasks and are replaced
+        print(f"worker {os.getpid()}", flush=True)
+        time.sleep(120)
+    return i
+
+if __name__ == "__main__":
+    Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=2, batch_size=1)(
+        delayed(work)(i) for i in range(8)
+    )
+"""
+
+
+def test_ctrl_c_stops_the_replacement_workers(tmp_path: Path) -> None:
+    script = tmp_path / "ctrl_c_recycle.py"
+    script.write_text(CTRL_C_SCRIPT)
+    caller = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        workers: set[int] = set()
+        assert caller.stdout is not None
+        while len(workers) < 2:
+            line = caller.stdout.readline()
+            assert line, caller.stderr.read() if caller.stderr else ""
+            workers.update(int(found) for found in re.findall(r"worker (\d+)", line))
+        caller.send_signal(signal.SIGINT)
+        _, err = caller.communicate(timeout=60)  # a hang fails here
+    finally:
+        if caller.poll() is None:  # the test failed: leave no process behind either
+            caller.kill()
+            caller.wait()
+            for worker in workers:
+                if not gone(worker):
+                    os.kill(worker, signal.SIGKILL)
+    assert caller.returncode != 0 and "KeyboardInterrupt" in err
+    assert wait_gone(workers) == set(), "worker processes survived Ctrl-C"
