@@ -15,10 +15,10 @@ import pytest
 from loky_tasks import (
     count_init,
     describe_array,
+    gone,
     inits_seen,
     kill_self_on,
     leak,
-    gone,
     make_array,
     pid,
     pid_after,
