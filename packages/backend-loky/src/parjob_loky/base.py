@@ -117,7 +117,10 @@ class ProcessBackend(Backend):
         self._executor = executor
         if settings.timeout is not None and executor is not previous:
             # a timeout's clock starts at dispatch: let new workers boot before it runs
-            executor.submit(int).result()
+            if isinstance(executor, RecyclingPool):
+                executor.renew()  # every worker, not just the one a no-op reaches
+            else:
+                executor.submit(int).result()
 
     def encode(self, batch: Batch) -> Work:
         store = self._store
