@@ -171,16 +171,19 @@ class RecyclingPool(Executor):
             slot = self._slots[at]
             if slot is None or slot.broken or slot.given + tasks > self.max_tasks:
                 slot = self._slots[at] = self._replace(slot)
-            slot.given += tasks
-            slot.holding += 1
             try:
                 inner = slot.executor.submit(fn, *args)
-            except Exception as exc:  # broken meanwhile: fail this batch, replace the slot
+            except Exception:  # its worker died since its last batch: a fresh one runs it
                 slot.broken = True
-                slot.holding -= 1
-                with contextlib.suppress(InvalidStateError):
-                    future.set_exception(exc)
-                continue
+                slot = self._slots[at] = self._replace(slot)
+                try:
+                    inner = slot.executor.submit(fn, *args)
+                except Exception as exc:
+                    with contextlib.suppress(InvalidStateError):
+                        future.set_exception(exc)
+                    continue
+            slot.given += tasks
+            slot.holding += 1
             future.inner = inner
             inner.add_done_callback(partial(self._settle, slot, future))
 
