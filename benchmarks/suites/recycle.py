@@ -18,7 +18,9 @@ def nap(x):
 
 
 def _cases(total: int, task: str, limits: tuple[int, ...]) -> dict[str, Case | str]:
-    call = f"Parallel(n_jobs=2, backend='loky'{{extra}})(delayed({task})(i) for i in range({total}))"
+    call = (
+        f"Parallel(n_jobs=2, backend='loky'{{extra}})(delayed({task})(i) for i in range({total}))"
+    )
     cases: dict[str, Case | str] = {
         "parjob": Case(call.format(extra=f", max_tasks_per_worker={limits[0]}"), SETUP)
     }
