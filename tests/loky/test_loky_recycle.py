@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from loky_tasks import (
     count_init,
@@ -19,6 +20,7 @@ from loky_tasks import (
     inits_seen,
     kill_self_on,
     leak,
+    loky_workers,
     make_array,
     pid,
     pid_after,
@@ -39,6 +41,19 @@ BACKENDS = ["loky", "multiprocessing"]
 
 def _per_worker(pids: list[int]) -> Counter[int]:
     return Counter(pids)
+
+
+def _live_workers() -> set[int]:
+    """Worker processes of this process still running: its loky workers, and the children
+    of the fork server (where loky's replacement workers come from)."""
+    found = set()
+    for child in psutil.Process().children():
+        try:
+            if "multiprocessing.forkserver" in " ".join(child.cmdline()):
+                found.update(c.pid for c in child.children() if not gone(c.pid))
+        except psutil.Error:
+            continue
+    return found | loky_workers()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -207,3 +222,24 @@ def test_ctrl_c_stops_the_replacement_workers(tmp_path: Path) -> None:
                     os.kill(worker, signal.SIGKILL)
     assert caller.returncode != 0 and "KeyboardInterrupt" in err
     assert wait_gone(workers) == set(), "worker processes survived Ctrl-C"
+
+
+def test_a_task_error_comes_back_as_itself() -> None:
+    with pytest.raises(ZeroDivisionError):
+        Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=2)(
+            delayed(divmod)(1, i - 5) for i in range(10)
+        )
+
+
+def test_an_abandoned_generator_leaves_no_worker_behind() -> None:
+    before = _live_workers()
+    out = Parallel(
+        n_jobs=2, backend="loky", max_tasks_per_worker=2, return_as="generator", batch_size=1
+    )(delayed(pid_after)(0.01 if i < 3 else 5) for i in range(10))
+    seen = {next(out) for _ in range(3)}
+    running = _live_workers() - before
+    out.close()
+    assert wait_gone(seen | running) == set()
+    assert Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=2)(
+        delayed(abs)(-i) for i in range(5)
+    ) == [0, 1, 2, 3, 4]
