@@ -35,6 +35,7 @@ from parjob import (
     delayed,
     parallel_config,
 )
+from parjob_loky import crash
 
 BACKENDS = ["loky", "multiprocessing"]
 
@@ -66,6 +67,8 @@ def test_no_worker_runs_more_than_n_tasks(backend: str) -> None:
     assert len(counts) >= 7  # 20 tasks, 3 at most each: fresh processes took over
     assert os.getpid() not in counts
     assert wait_gone(set(counts)) == set()  # nothing left behind after the call
+    records = {int(name) for name in os.listdir(crash.status_folder()) if name.isdigit()}
+    assert not records & set(counts)  # nor the crash records of the replaced workers
 
 
 @pytest.mark.parametrize("return_as", ["list", "generator", "generator_unordered"])

@@ -189,6 +189,8 @@ class ProcessBackend(Backend):
         ):
             executor, self._executor = self._executor, None
             self._close_executor(executor, kill=False)
+            if isinstance(executor, RecyclingPool):
+                crash.forget_dead()  # the records of the workers it replaced
 
     def abort(self) -> None:
         with self._lock:
