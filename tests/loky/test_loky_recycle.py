@@ -24,6 +24,7 @@ from loky_tasks import (
     make_array,
     pid,
     pid_after,
+    thread_limits,
     wait_gone,
 )
 
@@ -165,6 +166,17 @@ def test_large_arrays_are_still_memory_mapped() -> None:
         delayed(describe_array)(big) for _ in range(3)
     )
     assert all(seen["type"] == "memmap" for seen in out)
+
+
+def test_thread_limits_reach_replacement_workers() -> None:
+    pytest.importorskip("numpy")
+    with parallel_config(inner_max_num_threads=1):
+        out = Parallel(n_jobs=2, backend="loky", max_tasks_per_worker=1)(
+            delayed(thread_limits)() for _ in range(3)
+        )
+    assert len({seen["pid"] for seen in out}) == 3
+    assert all(seen["env"]["OMP_NUM_THREADS"] == "1" for seen in out)
+    assert all(blas == 1 for seen in out for blas in seen["blas"])
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
