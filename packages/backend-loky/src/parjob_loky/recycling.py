@@ -10,8 +10,8 @@ within the limit, so a fresh worker always has room.
 Why not loky's own pool for these calls: its reusable executor has no per-worker task
 limit (its recycling is private), and the standard library's
 ``ProcessPoolExecutor(max_tasks_per_child=)`` counts work items, not tasks, cannot be used
-with ``fork``, and on Python 3.11 to 3.13 can stop replacing workers and hang when work is
-queued (CPython issue 115634). Single-worker loky executors keep everything the backends
+with ``fork``, and can stop replacing workers and hang when work is queued (CPython issue
+115634, fixed in 2026 and not on Python 3.11 or 3.12). Single-worker loky executors keep everything the backends
 rely on: cloudpickle, crash detection with exit codes, killing a worker.
 """
 
