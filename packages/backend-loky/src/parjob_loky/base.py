@@ -54,7 +54,7 @@ class ProcessBackend(Backend):
     #: Whether :meth:`stop` keeps the workers for the next call.
     keeps_workers: ClassVar[bool] = True
     #: ``max_tasks_per_worker`` runs on a :class:`~parjob_loky.recycling.RecyclingPool`
-    recycles_workers = True
+    recycles_workers: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._executor: Executor | None = None
