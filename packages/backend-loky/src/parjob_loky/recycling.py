@@ -11,8 +11,9 @@ Why not loky's own pool for these calls: its reusable executor has no per-worker
 limit (its recycling is private), and the standard library's
 ``ProcessPoolExecutor(max_tasks_per_child=)`` counts work items, not tasks, cannot be used
 with ``fork``, and can stop replacing workers and hang when work is queued (CPython issue
-115634, fixed in 2026 and not on Python 3.11 or 3.12). Single-worker loky executors keep everything the backends
-rely on: cloudpickle, crash detection with exit codes, killing a worker.
+115634, fixed in 2026 and not on Python 3.11 or 3.12). Single-worker loky executors keep
+everything the backends rely on: cloudpickle, crash detection with exit codes, killing a
+worker.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import multiprocessing
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, InvalidStateError
@@ -30,9 +32,12 @@ from typing import Any
 
 from parjob.mainguard import MainGuardError, check_main_guard
 from parjob.tasks import Batch, EncodedBatch
+from parjob_loky import crash
 
 #: batches held by one worker at once: the one it runs and the next (as loky queues one)
 _PER_WORKER = 2
+#: how long closing the pool waits for replaced workers to exit (they only have to exit)
+_LEAVING_SECONDS = 10.0
 
 
 class CountedBatch(EncodedBatch):
@@ -95,7 +100,8 @@ class RecyclingPool(Executor):
         self.context = context
         self._slots: list[_Slot | None] = [None] * n_workers
         self._retired: list[_Slot] = []  # replaced, still finishing batches they hold
-        self._ended: list[Any] = []  # executors shut down without waiting for them
+        #: pids of workers whose executor was shut down without waiting for them
+        self._leaving: set[int] = set()
         self._queue: deque[tuple[_Relay, Callable[..., Any], tuple[Any, ...]]] = deque()
         self._lock = threading.RLock()
         self._shutdown = False
@@ -123,13 +129,17 @@ class RecyclingPool(Executor):
             slots = [slot for slot in self._slots if slot is not None] + self._retired
             self._slots = [None] * self.n_workers
             self._retired = []
-            executors = [slot.executor for slot in slots] + self._ended
-            self._ended = []
+            executors = [slot.executor for slot in slots]
+            leaving, self._leaving = self._leaving, set()
         for future in queued:
             future.cancel()
         for executor in executors:
             with contextlib.suppress(Exception):
                 executor.shutdown(wait=wait, kill_workers=kill_workers)
+        if wait:  # the workers replaced earlier are on their way out: see them gone
+            deadline = time.monotonic() + _LEAVING_SECONDS
+            while any(crash.is_alive(pid) for pid in leaving) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     # -- what the backends read ------------------------------------------------------------
     @property
@@ -213,10 +223,10 @@ class RecyclingPool(Executor):
 
     def _end(self, slot: _Slot, kill: bool = False) -> None:
         # never waits: this may run in the executor's own thread (a done callback)
+        pids = set(getattr(slot.executor, "_processes", None) or ())
         with contextlib.suppress(Exception):
             slot.executor.shutdown(wait=False, kill_workers=kill)
-        self._ended = [e for e in self._ended if _has_live_workers(e)]
-        self._ended.append(slot.executor)
+        self._leaving = {pid for pid in self._leaving if crash.is_alive(pid)} | pids
 
     def _settle(self, slot: _Slot, future: _Relay, inner: Future[Any]) -> None:
         """A batch came back from ``slot``: pass its outcome on, then send more."""
@@ -267,11 +277,3 @@ def fork_server() -> Any:
         ["__main__", "parjob_loky.worker", "loky.process_executor", *loaded]
     )
     return context
-
-
-def _has_live_workers(executor: Any) -> bool:
-    processes = getattr(executor, "_processes", None) or {}
-    try:
-        return any(process.is_alive() for process in list(processes.values()))
-    except Exception:
-        return False
