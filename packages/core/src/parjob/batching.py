@@ -13,6 +13,9 @@ that take minutes does not pile several of them on one worker. A short input (up
 ``pre_dispatch`` batches of ``_FIRST_MAX`` tasks, and ``_FIRST_READ`` tasks in all) goes
 out whole in that first wave, in equal batches: on a cluster, where each batch costs a
 scheduler round trip, a hundred tasks of a few milliseconds are then four batches, not ten.
+When earlier calls of the same function measured its tasks (``parjob.tasktimes``), that
+first wave has no more batches than it takes for each to hold about a batch's overhead in
+work (``_OVERHEAD_SHARE`` of the target): four tasks of a microsecond are one batch.
 
 When the number of tasks is known (or the end of the input has been read), batches
 shrink towards the end so that the workers finish together. They go out in rounds of
@@ -38,6 +41,9 @@ _FIRST_MAX = 32
 _FIRST_READ = 256
 #: that budget, in units of the backend's target batch time
 _BUDGET_TARGETS = 2
+#: about what one batch costs beyond its tasks, as a share of the target batch time (the
+#: targets are set a few hundred times a backend's per-batch overhead)
+_OVERHEAD_SHARE = 1e-3
 
 
 class Batcher:
@@ -52,6 +58,7 @@ class Batcher:
         timeout: float | None = None,
         probe: bool = True,
         cap: int | None = None,
+        prior: float | None = None,
     ) -> None:
         #: the most tasks in any batch (``max_tasks_per_worker``: a batch must fit a worker)
         self.cap = min(cap, _MAX_AUTO) if cap is not None else _MAX_AUTO
@@ -65,6 +72,9 @@ class Batcher:
         self.probing = probe and self.fixed is None and timeout is None
         self.size = min(_FIRST_SIZE, self.cap) if self.probing else 1
         self.seconds_per_task: float | None = None
+        #: seconds per task measured by earlier calls of the same function (a hint for the
+        #: first wave only: it is not a timing of this call's tasks)
+        self.prior = prior if self.probing else None
         self._piece = 0  # the batch size of the current round
         self._round_left = 0  # batches of that size still to send
         if total is not None:
@@ -86,8 +96,13 @@ class Batcher:
         if self.budget is not None:
             # equal budgeted first batches: the whole input when it is short, else a few
             # tasks each (fewer when there are that many workers)
-            largest = _FIRST_MAX if total <= self.first_wave else _FIRST_SIZE
-            self.size = max(min(math.ceil(total / self._waves()), largest, self.cap), 1)
+            short = total <= self.first_wave
+            largest = _FIRST_MAX if short else _FIRST_SIZE
+            batches = self._waves()
+            if short and self.prior is not None:  # no batch worth less than its overhead
+                worth = int(total * self.prior / (self.target * _OVERHEAD_SHARE))
+                batches = max(min(batches, worth), 1)
+            self.size = max(min(math.ceil(total / batches), largest, self.cap), 1)
 
     @property
     def budget(self) -> float | None:

@@ -130,6 +130,11 @@ def hook_relay(load: bool = True) -> HookRelay | None:
     global _cached
     from parjob import plugins
 
+    cached_key = _cached[0]
+    if cached_key is not None and cached_key[1] == _changes:
+        registry = plugins._registry
+        if cached_key[0] is registry and registry.loaded:
+            return _cached[1]  # the usual case: nothing changed since the last call
     registry = plugins.current_registry()
     if not registry.loaded:
         if not load:

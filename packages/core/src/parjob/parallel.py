@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from parjob import config, leases, recycling, seeds, validation, workerinit
+from parjob import config, leases, recycling, seeds, tasktimes, validation, workerinit
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
@@ -28,6 +28,9 @@ from parjob.world import World
 
 _DEFAULT_PRE_DISPATCH = "2 * n_jobs"
 _ANY_EXCEPTION = Default((Exception,))
+#: the world of a call that sets none of its options (most calls): made once
+_NO_WORLD = World()
+_NOTHING_SET = (None, None, None, None)
 
 
 class Parallel:
@@ -134,16 +137,13 @@ class Parallel:
         self.pre_dispatch = pre_dispatch
         validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
         init = workerinit.check(initializer, initargs)  # initargs alone are refused too
-        self.world = World(
-            seed=seeds.check_seed(seed),
-            init=init if initializer is not None else None,
-            relay_logs=validation.check_switch(
-                "relay_logs", chosen(relay_logs, settings, "relay_logs")
-            ),
-            relay_output=validation.check_switch(
-                "relay_output", chosen(relay_output, settings, "relay_output")
-            ),
+        world = (
+            seeds.check_seed(seed),
+            init if initializer is not None else None,
+            validation.check_switch("relay_logs", chosen(relay_logs, settings, "relay_logs")),
+            validation.check_switch("relay_output", chosen(relay_output, settings, "relay_output")),
         )
+        self.world = _NO_WORLD if world == _NOTHING_SET else World(*world)
         self._lock = threading.Lock()
         self._running = False
         self._managed = False
@@ -227,7 +227,7 @@ class Parallel:
             forget_last_delayed()
 
     def _results(self, tasks: Iterator[Task], iterable: Iterable[Task]) -> Any:
-        tasks = _checked(tasks)
+        first, tasks = _checked(tasks)
         n_jobs = self._effective_n_jobs()
         total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
         self._progress_n_jobs = n_jobs
@@ -246,13 +246,18 @@ class Parallel:
         progress.on_end = self._ended
         progress.begin()
         try:
-            return self._run(tasks, total, n_jobs, progress)
+            return self._run(tasks, total, n_jobs, progress, first)
         except BaseException as exc:
             progress.close(exc)
             raise
 
     def _run(
-        self, tasks: Iterator[Task], total: int | None, n_jobs: int, progress: Progress
+        self,
+        tasks: Iterator[Task],
+        total: int | None,
+        n_jobs: int,
+        progress: Progress,
+        first: Any = None,
     ) -> Any:
         if self._runs_inline(n_jobs):
             if self.timeout is not None:
@@ -276,19 +281,26 @@ class Parallel:
         if not self._managed:
             self._take()
         try:
-            return self._dispatch(tasks, total, n_jobs, progress)
+            return self._dispatch(tasks, total, n_jobs, progress, first)
         except BaseException:
             self._stop()
             raise
 
     def _dispatch(
-        self, tasks: Iterator[Task], total: int | None, n_jobs: int, progress: Progress
+        self,
+        tasks: Iterator[Task],
+        total: int | None,
+        n_jobs: int,
+        progress: Progress,
+        first: Any = None,
     ) -> Any:
+        """Run the tasks on the backend's workers; ``first`` is the first task's function."""
         backend = self._taken
         assert backend is not None
         self._announce_startup()
         backend.start(n_jobs, self.settings)  # cheap when the workers are ready
-        progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
+        if self.verbose:
+            progress.say(f"Using backend {backend.name} with {n_jobs} concurrent workers.")
         default_pre_dispatch = _is_default_pre_dispatch(self.pre_dispatch)
         batcher = Batcher(
             self.batch_size,
@@ -299,6 +311,7 @@ class Parallel:
             # in generator modes memory is bounded in batches: start at one task, as joblib
             probe=default_pre_dispatch and self.return_as == "list",
             cap=self.settings.max_tasks_per_worker,
+            prior=tasktimes.recall(first),
         )
         run = Run(
             backend,
@@ -319,9 +332,11 @@ class Parallel:
         run.start()
         if self.return_as == "list":
             try:
-                return _in_order(run.batches())
+                results = _in_order(run.batches())
             finally:
                 self._stop()
+            tasktimes.remember(first, batcher.seconds_per_task)
+            return results
         return self._finally(_flatten(run.batches()), progress, abort=run.abort)
 
     def _finally(
@@ -404,20 +419,23 @@ _first = operator.itemgetter(0)
 
 def _is_default_pre_dispatch(value: object) -> bool:
     # joblib spells the same default "2*n_jobs", and scikit-learn passes that explicitly
+    if value is _DEFAULT_PRE_DISPATCH:
+        return True
     spaceless = _DEFAULT_PRE_DISPATCH.replace(" ", "")
     return isinstance(value, str) and value.replace(" ", "") == spaceless
 
 
-def _checked(tasks: Iterator[Task]) -> Iterator[Task]:
-    """Check the first task's shape (cheaply, once), then hand all tasks on."""
+def _checked(tasks: Iterator[Task]) -> tuple[Any, Iterator[Task]]:
+    """Check the first task's shape (cheaply, once); its function (None when there are no
+    tasks), and all tasks."""
     for first in tasks:
         if not (type(first) is tuple and len(first) == 3 and callable(first[0])):
             raise TypeError(
                 "Parallel expects tasks made with delayed(f)(*args, **kwargs), that is "
                 f"(function, args, kwargs) tuples; got {first!r}"
             )
-        return itertools.chain((first,), tasks)
-    return tasks
+        return first[0], itertools.chain((first,), tasks)
+    return None, tasks
 
 
 def _read_in_batches(tasks: Iterator[Task], size: int) -> Iterator[Task]:

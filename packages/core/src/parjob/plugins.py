@@ -213,10 +213,11 @@ def list_backends() -> list[str]:
 
 def get_factory(name: str) -> BackendFactory:
     """The factory for backend ``name``, or an error that says what to do instead."""
-    found = entries().get(name)
+    reg = _load()
+    # as entries(), run-time registrations over plugins, without copying them (every call)
+    found = reg.runtime_backends.get(name) or reg.plugin_backends.get(name)
     if found is not None:
         return found.factory
-    reg = _load()
     if name in reg.broken:
         raise PluginError(f"backend {name!r} is unavailable: {reg.broken[name].error}")
     installed = ", ".join(list_backends()) or "none"

@@ -84,12 +84,26 @@ def check_retry_delay(value: Any) -> float:
 
 def make_policy(on_error: Any, retries: Any, retry_on: Any, retry_delay: Any) -> Policy:
     """A checked :class:`Policy` from ``Parallel``'s (or a config block's) arguments."""
+    if (
+        type(on_error) is str
+        and on_error == "raise"
+        and type(retries) is int
+        and retries == 0
+        and type(retry_on) is tuple
+        and retry_on == _DEFAULT.retry_on
+        and type(retry_delay) in (int, float)
+        and retry_delay == 0
+    ):
+        return _DEFAULT  # the usual call: the defaults, already checked
     return Policy(
         check_on_error(on_error),
         check_retries(retries),
         check_retry_on(retry_on),
         check_retry_delay(retry_delay),
     )
+
+
+_DEFAULT = Policy()
 
 
 def failure_settings(

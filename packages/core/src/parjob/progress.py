@@ -64,7 +64,7 @@ class Progress:
             VerboseLines(verbose, n_jobs, known_total, write, self.started) if verbose else None
         )
         observers: list[Observer] = [self.lines] if self.lines is not None else []
-        shown = make_bar(bar, known_total, backend)
+        shown = make_bar(bar, known_total, backend) if bar is not False else None
         if shown is not None:
             observers.append(shown)
         relay = hook_relay(load=not inline)

@@ -147,6 +147,8 @@ class Run:
         # The batches of one fill (the first wave, the tail) go to the backend together.
         if self.later and self.later[0][0] <= time.monotonic():
             self._retries_due()
+        if self.exhausted and not self.leftovers:
+            return  # everything was dispatched
         with paused_gc():
             waiting = len(self.waiting) if self.bounded else 0
             outbox: list[tuple[Batch, Any]] = []
@@ -242,12 +244,14 @@ class Run:
         backend = self.backend
         futures = backend.submit_many([work for _, work in outbox])
         now = time.monotonic()
+        release = backend.serializes and self.outcomes is None
+        sent, inflight, finished = self.progress.sent, self.inflight, self.finished.put
         for (batch, _), future in zip(outbox, futures, strict=True):
-            self.progress.sent(batch)
-            if backend.serializes and batch.budget is None and self.outcomes is None:
+            sent(batch)
+            if release and batch.budget is None:
                 batch.release()
-            self.inflight[future] = (batch, now)
-            future.add_done_callback(self.finished.put)
+            inflight[future] = (batch, now)
+            future.add_done_callback(finished)
 
     def _next_finished(self) -> list[tuple[int, list[Any]]] | None:
         """The next finished batch's results, as ``(input position, results)`` runs; None

@@ -68,14 +68,14 @@ def _runnable(backend: Backend, n_jobs: int) -> tuple[Backend, int]:
 
 def backend_instance(backend: Any, params: dict[str, Any]) -> Backend:
     """An instance of ``backend`` (a name, an instance or a multiprocessing context)."""
-    if validation.is_mp_context(backend):  # as joblib: multiprocessing on that start method
-        return backend_instance("multiprocessing", {"context": backend, **params})
     if isinstance(backend, str):
         factory = plugins.get_factory(backend)
         try:
             return factory(**params)
         except TypeError as exc:
             raise TypeError(f"cannot create backend {backend!r} with {params!r}: {exc}") from exc
+    if validation.is_mp_context(backend):  # as joblib: multiprocessing on that start method
+        return backend_instance("multiprocessing", {"context": backend, **params})
     if params:
         raise TypeError(
             f"backend parameters {sorted(params)} were given with a backend instance "

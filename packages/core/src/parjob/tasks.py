@@ -7,7 +7,6 @@ one worker executes in one go; it is a plain picklable callable, so any executor
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import itertools
@@ -15,7 +14,7 @@ import operator
 import pickle
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from parjob import seeds, workerside
@@ -82,9 +81,13 @@ def _wrapper(function: Callable[..., Any]) -> Callable[..., Task]:
         return (function, args, kwargs)
 
     for name in _LOOKS:
-        with contextlib.suppress(AttributeError, TypeError):  # objects may lack a name
+        try:  # noqa: SIM105 - contextlib.suppress costs more than these calls
             setattr(task, name, getattr(function, name))
-    task.__dict__.update(getattr(function, "__dict__", {}))
+        except (AttributeError, TypeError):  # objects may lack a name
+            pass
+    looks = getattr(function, "__dict__", None)
+    if looks:
+        task.__dict__.update(looks)
     task.__wrapped__ = function  # type: ignore[attr-defined]
     return task
 
@@ -314,15 +317,20 @@ class EncodedBatch:
         return self.load()()
 
 
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while many short-lived containers are made."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+class paused_gc:  # (lower case: used as a function, ``with paused_gc():``)
+    """Pause the cyclic garbage collector while many short-lived containers are made.
+
+    A class rather than ``contextlib.contextmanager``: it is entered at least once per
+    call, and costs a third as much."""
+
+    __slots__ = ("_enabled",)
+
+    def __enter__(self) -> None:
+        self._enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._enabled:
             gc.enable()
 
 

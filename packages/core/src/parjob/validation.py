@@ -21,6 +21,8 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 def _is_int(value: Any) -> bool:
+    if type(value) is int:  # the usual case, without the slower check against the ABC
+        return True
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -147,13 +149,20 @@ def parse_nbytes(value: Any) -> int | None:
             raise ValueError(f"max_nbytes must be >= 0, got {value!r}")
         return int(value)
     if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*", value.lower())
-        if match:
-            return int(float(match.group(1)) * _UNITS[match.group(2)])
+        parsed = _size(value)
+        if parsed is not None:
+            return parsed
     raise ValueError(
         f"max_nbytes must be an int number of bytes, a size such as '1M' or '500k', or None, "
         f"got {value!r}"
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _size(text: str) -> int | None:
+    """Bytes in a size such as ``"1M"`` (the same few, call after call); None if it is not one."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*", text.lower())
+    return int(float(match.group(1)) * _UNITS[match.group(2)]) if match else None
 
 
 _OPS = {
@@ -172,6 +181,18 @@ def parse_pre_dispatch(value: Any, n_jobs: int) -> int | None:
     """
     if value == "all":
         return None
+    if type(value) is str:
+        return _pre_dispatch_of(value, n_jobs)
+    return _checked_pre_dispatch(value, n_jobs)
+
+
+@functools.lru_cache(maxsize=64)
+def _pre_dispatch_of(value: str, n_jobs: int) -> int | None:
+    """``parse_pre_dispatch`` of an expression (the same few, call after call)."""
+    return _checked_pre_dispatch(value, n_jobs)
+
+
+def _checked_pre_dispatch(value: Any, n_jobs: int) -> int | None:
     if _is_int(value):
         result: float = value
     elif isinstance(value, str):

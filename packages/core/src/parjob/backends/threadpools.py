@@ -39,11 +39,13 @@ if hasattr(os, "register_at_fork"):
 
 def take(size: int) -> ThreadPoolExecutor:
     """An idle pool of ``size`` threads, or a new one."""
-    expired = []
     with _lock:
         now = time.monotonic()
-        expired = [pool for _, pool, since in _idle if now - since > IDLE_SECONDS]
-        _idle[:] = [entry for entry in _idle if now - entry[2] <= IDLE_SECONDS]
+        cut = 0  # pools are given back in time order: the expired ones come first
+        while cut < len(_idle) and now - _idle[cut][2] > IDLE_SECONDS:
+            cut += 1
+        expired = [pool for _, pool, _ in _idle[:cut]]
+        del _idle[:cut]
         for k in range(len(_idle) - 1, -1, -1):
             if _idle[k][0] == size:
                 pool = _idle.pop(k)[1]
