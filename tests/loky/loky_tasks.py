@@ -202,3 +202,23 @@ def nested_thread_limits(_: Any = None) -> list[dict[str, Any]]:
         return Parallel(n_jobs=2, backend="loky")(delayed(thread_limits)() for _ in range(2))
     finally:
         get_reusable_executor().shutdown(wait=True)
+
+
+# -- max_tasks_per_worker --------------------------------------------------------------
+_LEAK: list[bytes] = []
+_INITS: list[str] = []
+
+
+def leak(_: Any = None) -> tuple[int, int]:
+    """A task that leaks memory into a module-level list; returns (pid, list length)."""
+    _LEAK.append(bytes(1024))
+    return os.getpid(), len(_LEAK)
+
+
+def count_init(tag: str) -> None:
+    _INITS.append(tag)
+
+
+def inits_seen(_: Any = None) -> tuple[int, int]:
+    """(pid, how many times the initializer ran in this worker process)."""
+    return os.getpid(), len(_INITS)

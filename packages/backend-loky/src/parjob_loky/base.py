@@ -26,6 +26,7 @@ from parjob.cpu import cpu_count
 from parjob.memmap import ArrayStore
 from parjob.tasks import Batch, BatchResult, EncodedBatch
 from parjob_loky import crash
+from parjob_loky.recycling import CountedBatch, RecyclingPool
 from parjob_loky.worker import run
 
 #: How long cancel() waits for the pool to notice a worker it killed, and for a new one.
@@ -52,6 +53,8 @@ class ProcessBackend(Backend):
     target_batch_seconds = 0.1
     #: Whether :meth:`stop` keeps the workers for the next call.
     keeps_workers: ClassVar[bool] = True
+    #: ``max_tasks_per_worker`` runs on a :class:`~parjob_loky.recycling.RecyclingPool`
+    recycles_workers: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._executor: Executor | None = None
@@ -67,6 +70,8 @@ class ProcessBackend(Backend):
         #: workers killed by cancel (their batch ran past its timeout)
         self._killed: set[int] = set()
         self._timeout: float | None = None
+        #: the call's max_tasks_per_worker: its batches go to a RecyclingPool
+        self._max_tasks: int | None = None
 
     # -- what subclasses provide ----------------------------------------------------------
     def _open_executor(self, n_jobs: int) -> Executor:
@@ -76,6 +81,10 @@ class ProcessBackend(Backend):
     def _close_executor(self, executor: Executor, kill: bool) -> None:
         """Shut ``executor`` (a loky pool) down; with ``kill``, stop its workers at once."""
         executor.shutdown(wait=True, kill_workers=kill)  # type: ignore[call-arg]
+
+    def _recycling_context(self) -> Any:
+        """The start method of workers that are replaced after ``max_tasks_per_worker``."""
+        return None  # loky's own: fresh interpreters
 
     # -- the contract ----------------------------------------------------------------------
     def nested(self, n_jobs: int) -> tuple[str, int]:
@@ -94,22 +103,30 @@ class ProcessBackend(Backend):
         elif self._store is not None:
             # arrays may have changed since the last call: write them again
             self._store.new_call()
+        # (getattr: parjob 0.2.0 has no such setting)
+        self._switch_pools(n_jobs, getattr(settings, "max_tasks_per_worker", None))
         previous = self._executor
-        executor = self._open_executor(n_jobs)
+        executor = self._open(n_jobs)
         if not _workers_alive(executor):
             # a worker died between calls (killed while idle, out of memory): the pool may
             # not know yet, so start this call on a fresh one
             self._executor = None
             self._close_executor(executor, kill=True)
-            executor = self._open_executor(n_jobs)
+            executor = self._open(n_jobs)
         self._executor = executor
         if settings.timeout is not None and executor is not previous:
             # a timeout's clock starts at dispatch: let new workers boot before it runs
-            executor.submit(int).result()
+            if isinstance(executor, RecyclingPool):
+                executor.renew()  # every worker, not just the one a no-op reaches
+            else:
+                executor.submit(int).result()
 
     def encode(self, batch: Batch) -> Work:
         store = self._store
-        return EncodedBatch.of(batch, pickler=store.dumps if store is not None else None)
+        pickler = store.dumps if store is not None else None
+        if self._max_tasks is not None:  # the pool counts each worker's tasks
+            return CountedBatch.counted(batch, pickler)
+        return EncodedBatch.of(batch, pickler=pickler)
 
     def submit(self, work: Work) -> Future[BatchResult]:
         token = next(_tokens)
@@ -153,6 +170,9 @@ class ProcessBackend(Backend):
         # so their clocks do not run while a new interpreter starts
         with contextlib.suppress(Exception):
             wait([entry.inner], timeout=_NOTICE_SECONDS)
+        if isinstance(self._executor, RecyclingPool):  # only that worker is replaced
+            self._executor.renew()
+            return True
         self._reopen()
         if self._timeout is not None and self._executor is not None:
             with contextlib.suppress(Exception):
@@ -162,9 +182,13 @@ class ProcessBackend(Backend):
     def stop(self) -> None:
         self._pending.clear()
         self._close_store()
-        if not self.keeps_workers and self._executor is not None:
+        if self._executor is not None and (
+            not self.keeps_workers or isinstance(self._executor, RecyclingPool)
+        ):
             executor, self._executor = self._executor, None
             self._close_executor(executor, kill=False)
+            if isinstance(executor, RecyclingPool):
+                crash.forget_dead()  # the records of the workers it replaced
 
     def abort(self) -> None:
         with self._lock:
@@ -188,8 +212,29 @@ class ProcessBackend(Backend):
         if old is not None:
             with contextlib.suppress(Exception):  # already broken or shut down
                 self._close_executor(old, kill=True)
-        self._executor = self._open_executor(self._n_jobs or cpu_count())
+        self._executor = self._open(self._n_jobs or cpu_count())
         return self._executor
+
+    def _open(self, n_jobs: int) -> Executor:
+        """The call's executor: the subclass's, or a pool that replaces its workers."""
+        if self._max_tasks is None:
+            return self._open_executor(n_jobs)
+        if self._executor is not None:  # kept within a ``with Parallel()`` block
+            return self._executor
+        return RecyclingPool(n_jobs, self._max_tasks, self._recycling_context())
+
+    def _switch_pools(self, n_jobs: int, max_tasks: int | None) -> None:
+        """Close the pool the last call used when this call needs another kind or size."""
+        executor = self._executor
+        if isinstance(executor, RecyclingPool):
+            same = (executor.n_workers, executor.max_tasks) == (n_jobs, max_tasks)
+        else:
+            same = max_tasks is None
+        self._max_tasks = max_tasks
+        if executor is not None and not same:
+            self._executor = None
+            if isinstance(executor, RecyclingPool) or not self.keeps_workers:
+                self._close_executor(executor, kill=False)
 
     def _close_store(self) -> None:
         if self._store is not None:

@@ -9,7 +9,9 @@ tasks travel with cloudpickle, so lambdas and functions defined in ``__main__`` 
 from __future__ import annotations
 
 from concurrent.futures import Executor
+from typing import Any
 
+from parjob_loky import recycling
 from parjob_loky.base import ProcessBackend
 
 
@@ -31,3 +33,6 @@ class LokyBackend(ProcessBackend):
         # Same arguments every time, so loky reuses (and resizes) the pool; the per-call
         # settings (thread limits) travel with each batch instead.
         return get_reusable_executor(max_workers=n_jobs, timeout=self.idle_worker_timeout)
+
+    def _recycling_context(self) -> Any:
+        return recycling.fork_server()

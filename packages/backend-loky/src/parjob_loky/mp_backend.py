@@ -38,6 +38,15 @@ class MultiprocessingBackend(ProcessBackend):
         """Forked workers cannot start process pools (loky's state is a copy there)."""
         return self.context.get_start_method() != "fork"
 
+    def _recycling_context(self) -> Any:
+        self._check_main_guard()
+        return self.context
+
+    def _check_main_guard(self) -> None:
+        method = self.context.get_start_method()
+        if method != "fork":  # its workers import the main script again
+            check_main_guard(f"the multiprocessing backend's workers (start method {method!r})")
+
     def _open_executor(self, n_jobs: int) -> Executor:
         if self._executor is not None and self._size == n_jobs:
             return self._executor
@@ -45,8 +54,6 @@ class MultiprocessingBackend(ProcessBackend):
             self._close_executor(self._executor, kill=False)
         from loky import ProcessPoolExecutor
 
-        method = self.context.get_start_method()
-        if method != "fork":  # its workers import the main script again
-            check_main_guard(f"the multiprocessing backend's workers (start method {method!r})")
+        self._check_main_guard()
         self._size = n_jobs
         return ProcessPoolExecutor(n_jobs, context=self.context)

@@ -32,6 +32,9 @@ class RunSettings:
     mmap_mode: str | None = "r"
     inner_max_num_threads: int | None = None
     timeout: float | None = None
+    #: Replace a worker process after it has run this many tasks (None: never); only
+    #: backends with ``recycles_workers`` receive a value.
+    max_tasks_per_worker: int | None = None
 
 
 Work = Callable[[], BatchResult]
@@ -67,6 +70,10 @@ class Backend:
     #: own (False for forked workers, where a nested process pool would hang or fail: a
     #: nested process backend then runs on this backend's ``nested`` choice instead).
     workers_start_processes: ClassVar[bool] = True
+    #: The backend honours ``RunSettings.max_tasks_per_worker``: a worker that has run that
+    #: many tasks is replaced by a fresh one. The core then keeps each batch within that
+    #: many tasks; a call that sets it on a backend without this flag is refused.
+    recycles_workers: ClassVar[bool] = False
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Backend:
         self = super().__new__(cls)

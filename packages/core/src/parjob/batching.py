@@ -57,9 +57,12 @@ class Batcher:
         total: int | None = None,
         timeout: float | None = None,
         probe: bool = True,
+        cap: int | None = None,
         prior: float | None = None,
     ) -> None:
-        self.fixed = batch_size if isinstance(batch_size, int) else None
+        #: the most tasks in any batch (``max_tasks_per_worker``: a batch must fit a worker)
+        self.cap = min(cap, _MAX_AUTO) if cap is not None else _MAX_AUTO
+        self.fixed = min(batch_size, self.cap) if isinstance(batch_size, int) else None
         self.n_jobs = n_jobs
         self.target = target_seconds if timeout is None else min(target_seconds, timeout / 4)
         self.total: int | None = None
@@ -67,7 +70,7 @@ class Batcher:
         #: must cover whole batches, nor when the caller asks for single first tasks
         #: (say, to bound memory by pre_dispatch batches of one task, as joblib does)
         self.probing = probe and self.fixed is None and timeout is None
-        self.size = _FIRST_SIZE if self.probing else 1
+        self.size = min(_FIRST_SIZE, self.cap) if self.probing else 1
         self.seconds_per_task: float | None = None
         #: seconds per task measured by earlier calls of the same function (a hint for the
         #: first wave only: it is not a timing of this call's tasks)
@@ -99,7 +102,7 @@ class Batcher:
             if short and self.prior is not None:  # no batch worth less than its overhead
                 worth = int(total * self.prior / (self.target * _OVERHEAD_SHARE))
                 batches = max(min(batches, worth), 1)
-            self.size = max(min(math.ceil(total / batches), largest), 1)
+            self.size = max(min(math.ceil(total / batches), largest, self.cap), 1)
 
     @property
     def budget(self) -> float | None:
@@ -133,7 +136,7 @@ class Batcher:
         estimate = observed if estimate is None else 0.5 * (estimate + observed)
         self.seconds_per_task = estimate
         wanted = int(self.target / estimate) if estimate > 0 else _MAX_AUTO
-        self.size = max(1, min(wanted, self.size * _GROWTH, _MAX_AUTO))
+        self.size = max(1, min(wanted, self.size * _GROWTH, self.cap))
 
     def expected_seconds(self, tasks: int) -> float:
         """How long a batch of ``tasks`` should take, from what was measured so far."""

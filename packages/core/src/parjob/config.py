@@ -79,6 +79,7 @@ class parallel_config:
         retry_delay: float | None = None,
         relay_logs: bool | None = None,
         relay_output: bool | None = None,
+        max_tasks_per_worker: int | None = None,
         **backend_params: Any,
     ) -> None:
         validation.check_backend_spec(backend)
@@ -107,6 +108,7 @@ class parallel_config:
             **failure_settings(on_error, retries, retry_on, retry_delay),
             "relay_logs": validation.check_switch("relay_logs", relay_logs),
             "relay_output": validation.check_switch("relay_output", relay_output),
+            "max_tasks_per_worker": validation.check_max_tasks_per_worker(max_tasks_per_worker),
         }
         # None means "not set", except for max_nbytes and mmap_mode, where None disables
         # memory-mapping: those two use a marker for "not set" instead
@@ -204,6 +206,7 @@ _SHOWN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "retry_delay": 0.0,
         "relay_logs": None,
         "relay_output": None,
+        "max_tasks_per_worker": None,
     }
 )
 

@@ -11,7 +11,16 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from parjob import config, leases, seeds, tasktimes, threadlimits, validation, workerinit
+from parjob import (
+    config,
+    leases,
+    recycling,
+    seeds,
+    tasktimes,
+    threadlimits,
+    validation,
+    workerinit,
+)
 from parjob.backend import Backend, RunSettings
 from parjob.batching import Batcher
 from parjob.config import Default, chosen
@@ -54,8 +63,10 @@ class Parallel:
     ``seed``: each task gets its own random stream (``task_rng()``).
     ``initializer``/``initargs``: run once in each worker before its first task.
     ``relay_logs``/``relay_output``: replay what tasks in worker processes log and print in
-    the caller (on by default there). Extra keyword arguments go to the backend. Use it as
-    a context manager to keep one pool of workers across several calls.
+    the caller (on by default there). ``max_tasks_per_worker``: replace a worker process
+    with a fresh one after it has run that many tasks (process backends). Extra keyword
+    arguments go to the backend. Use it as a context manager to keep one pool of workers
+    across several calls.
     """
 
     def __init__(
@@ -83,6 +94,7 @@ class Parallel:
         initargs: tuple[Any, ...] = (),
         relay_logs: bool | None = Default(None),  # type: ignore[assignment]
         relay_output: bool | None = Default(None),  # type: ignore[assignment]
+        max_tasks_per_worker: int | None = Default(None),  # type: ignore[assignment]
         **backend_kwargs: Any,
     ) -> None:
         settings = config.current()
@@ -113,6 +125,9 @@ class Parallel:
             mmap_mode=validation.check_mmap_mode(chosen(mmap_mode, settings, "mmap_mode")),
             inner_max_num_threads=settings.get("inner_max_num_threads"),
             timeout=self.timeout,
+            max_tasks_per_worker=validation.check_max_tasks_per_worker(
+                chosen(max_tasks_per_worker, settings, "max_tasks_per_worker")
+            ),
         )
         validation.check_backend_spec(backend)
         self._backend, requested = choose(
@@ -124,6 +139,7 @@ class Parallel:
             settings,
         )
         self.n_jobs: int = requested
+        recycling.check_supported(self._backend, self.settings.max_tasks_per_worker)
         self._announced = False
         if requested < 0:  # sizing reads the cluster's slots: the engine starts here
             self._announce_startup()
@@ -162,6 +178,10 @@ class Parallel:
 
     def _ended(self, progress: Progress) -> None:
         self._last = progress
+
+    def _runs_inline(self, n_jobs: int) -> bool:
+        # a worker that must be replaced after N tasks cannot be the caller
+        return n_jobs == 1 and self._backend.local and self.settings.max_tasks_per_worker is None
 
     def _effective_n_jobs(self) -> int:
         return self._backend.effective_n_jobs(self.n_jobs)
@@ -223,7 +243,7 @@ class Parallel:
         total = len(iterable) if hasattr(iterable, "__len__") else None  # type: ignore[arg-type]
         self._progress_n_jobs = n_jobs
         backend = self._backend
-        inline = n_jobs == 1 and backend.local
+        inline = self._runs_inline(n_jobs)
         progress = Progress(
             self.verbose,
             n_jobs,
@@ -250,8 +270,7 @@ class Parallel:
         progress: Progress,
         first: Any = None,
     ) -> Any:
-        backend = self._backend
-        if n_jobs == 1 and backend.local:
+        if self._runs_inline(n_jobs):
             if self.timeout is not None:
                 # joblib's words (tasks run inline: SequentialBackend), which callers match
                 warn_user(
@@ -305,6 +324,7 @@ class Parallel:
             self.timeout,
             # in generator modes memory is bounded in batches: start at one task, as joblib
             probe=default_pre_dispatch and self.return_as == "list",
+            cap=self.settings.max_tasks_per_worker,
             prior=tasktimes.recall(first),
         )
         run = Run(

@@ -170,3 +170,12 @@ class WorkerContextConformance:
             for _pid, _thread, in_process, in_thread, state in out:
                 assert state == f"loaded {tag}"
                 assert (in_thread if threads else in_process) == 1
+
+    def test_max_tasks_per_worker_is_honoured_or_refused(self, configured: None) -> None:
+        if not self.capabilities().recycles_workers:
+            with pytest.raises(ValueError, match="max_tasks_per_worker=2 needs a backend"):
+                Parallel(max_tasks_per_worker=2)
+            return
+        pids = Parallel(max_tasks_per_worker=2)(delayed(os.getpid)() for _ in range(8))
+        per_worker = [pids.count(pid) for pid in set(pids)]
+        assert max(per_worker) <= 2 and len(per_worker) >= 4

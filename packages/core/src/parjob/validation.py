@@ -246,3 +246,15 @@ def check_switch(name: str, value: Any) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise ValueError(f"{name} must be True, False or None, got {value!r}")
     return value
+
+
+def check_max_tasks_per_worker(value: Any) -> int | None:
+    """``max_tasks_per_worker=``: None (workers are never replaced) or an int >= 1."""
+    if value is None:
+        return None
+    if not _is_int(value) or value < 1:
+        raise ValueError(
+            f"max_tasks_per_worker must be None or an int >= 1 (tasks a worker process runs "
+            f"before a fresh one replaces it), got {value!r}"
+        )
+    return int(value)
