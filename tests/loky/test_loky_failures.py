@@ -57,7 +57,7 @@ def test_timeout_stops_the_stuck_worker(backend: str) -> None:
 
 
 def test_timeout_in_a_context_manager_then_more_calls(backend: str) -> None:
-    with Parallel(n_jobs=2, backend=backend, timeout=0.5) as parallel:
+    with Parallel(n_jobs=2, backend=backend, timeout=2) as parallel:
         with pytest.raises(TimeoutError):
             parallel(delayed(sleep_then)(i, 60) for i in range(2))
         assert parallel(delayed(divmod)(i, 2) for i in range(4)) == [divmod(i, 2) for i in range(4)]

@@ -9,6 +9,7 @@ batch whose worker died, and stopping the workers on a timeout, an error or Ctrl
 from __future__ import annotations
 
 import contextlib
+import importlib
 import itertools
 import os
 import signal
@@ -20,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
-from parjob import crashes, threadlimits
+from parjob import callcontext, crashes, threadlimits
 from parjob.backend import Backend, RunSettings, Work
 from parjob.cpu import cpu_count
 from parjob.memmap import ArrayStore
@@ -31,6 +32,10 @@ from parjob_loky.worker import run
 
 #: How long cancel() waits for the pool to notice a worker it killed, and for a new one.
 _NOTICE_SECONDS = 10.0
+#: How long a new pool may take to boot all its workers before a call with timeout=.
+_BOOT_SECONDS = 60.0
+#: How long each boot no-op holds its worker.
+_BOOT_HOLD = 0.02
 #: Batch tokens, unique in this process, so a worker's record names one batch.
 _tokens = itertools.count()
 
@@ -119,7 +124,7 @@ class ProcessBackend(Backend):
             if isinstance(executor, RecyclingPool):
                 executor.renew()  # every worker, not just the one a no-op reaches
             else:
-                executor.submit(int).result()
+                _boot(executor, n_jobs)
 
     def encode(self, batch: Batch) -> Work:
         store = self._store
@@ -176,7 +181,7 @@ class ProcessBackend(Backend):
         self._reopen()
         if self._timeout is not None and self._executor is not None:
             with contextlib.suppress(Exception):
-                self._executor.submit(int).result(timeout=_NOTICE_SECONDS)
+                _boot(self._executor, self._n_jobs, _NOTICE_SECONDS)
         return True
 
     def stop(self) -> None:
@@ -317,6 +322,28 @@ def _timed(result: BatchResult, started: float) -> BatchResult:
         held = results[0].nbytes * len(results)
         seconds = max(seconds, held / RESULT_BYTES_PER_SECOND)
     return result._replace(seconds=seconds)
+
+
+def _boot(executor: Executor, n_jobs: int, limit: float = _BOOT_SECONDS) -> None:
+    """Wait until ``n_jobs`` distinct workers of a new pool have each run a no-op (or
+    ``limit`` seconds pass): one reply only proves the fastest booted, and a batch given
+    to a worker still importing would start its timeout's clock too early."""
+    seen: set[int] = set()
+    modules = callcontext.filter_modules()
+    deadline = time.monotonic() + limit
+    while len(seen) < n_jobs and time.monotonic() < deadline:
+        # each no-op holds its worker briefly, so a booted worker cannot take them all
+        round_ = [executor.submit(_boot_one, _BOOT_HOLD, modules) for _ in range(n_jobs)]
+        seen.update(future.result() for future in round_)
+
+
+def _boot_one(seconds: float, modules: tuple[str, ...]) -> int:
+    """In a new worker: import what the call's warning filters will need, hold, say who."""
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    time.sleep(seconds)
+    return os.getpid()
 
 
 def _workers_alive(executor: Executor) -> bool:

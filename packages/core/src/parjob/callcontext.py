@@ -174,6 +174,16 @@ def capture(
     return CallContext(**fields)
 
 
+def filter_modules() -> tuple[str, ...]:
+    """The modules defining the categories of this process's warning filters (numpy adds
+    filters for its own classes): a batch's worker imports them when it unpickles the
+    call's filters, so a backend that boots new workers before a ``timeout=`` call can
+    import them there first."""
+    names = {getattr(entry[2], "__module__", "builtins") for entry in warnings.filters}
+    names.discard("builtins")
+    return tuple(sorted(names))
+
+
 def _here() -> tuple[int, int]:
     """This process, told apart from others on any machine (for "am I the caller?")."""
     return (os.getpid(), _BOOT)
