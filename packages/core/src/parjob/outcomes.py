@@ -67,33 +67,37 @@ class Outcomes:
 
     # -- a batch came back ---------------------------------------------------------------
     def settle(self, batch: Batch, results: list[Any]) -> Settled:
-        """``results`` (some slots holding a ``TaskFailure``) as parts and retries."""
-        if TaskFailure not in set(map(type, results)):
+        """``results`` (some slots holding a ``TaskFailure``) as parts and retries.
+
+        Failures are rare: they are found by C-level scans of the slots' types, and only
+        they are looked at in Python; a collected one takes its slot in ``results``.
+        """
+        kinds = list(map(type, results))
+        if TaskFailure not in kinds:
             return Settled([(batch.start, results)], [])
-        parts: list[tuple[int, list[Any]]] = []
+        collect = self.policy.on_error == "collect"
         again: list[tuple[float, Batch]] = []
-        run_start, run = batch.start, []
-        for offset, value in enumerate(results):
-            if type(value) is not TaskFailure:
-                run.append(value)
-                continue
+        holes: list[int] = []  # offsets that leave the results (skipped, or sent again)
+        offset = kinds.index(TaskFailure)
+        while True:
+            value = results[offset]
             index = batch.start + offset
             task = _task(batch, offset)
             error = value.reraise()
             when = self._decide(index, value.function, error, value.text, task, crash=False)
-            if when is None:
-                if self.policy.on_error == "collect":
-                    run.append(self._record(index, value.function, error, value.text))
-                else:
-                    self._skip(index, value.function, error, value.text)
-                continue
-            if run:
-                parts.append((run_start, run))
-            run_start, run = index + 1, []
-            again.append((when, self.batch(index, [task])))
-        if run:
-            parts.append((run_start, run))
-        return Settled(parts, again)
+            if when is not None:
+                again.append((when, self.batch(index, [task])))
+                holes.append(offset)
+            elif collect:
+                results[offset] = self._record(index, value.function, error, value.text)
+            else:
+                self._skip(index, value.function, error, value.text)
+                holes.append(offset)
+            try:
+                offset = kinds.index(TaskFailure, offset + 1)
+            except ValueError:
+                break
+        return Settled(_runs_between(batch.start, results, holes), again)
 
     def lost(self, batch: Batch, error: BaseException, named: Exception) -> Settled:
         """The batch's worker was lost, or its results could not come back (``error`` is
@@ -190,6 +194,19 @@ class Outcomes:
         self.skipped += 1
         if self.first_skipped is None:
             self.first_skipped = self._record(index, name, error, text)
+
+
+def _runs_between(start: int, results: list[Any], holes: list[int]) -> list[tuple[int, list[Any]]]:
+    """``results`` without the slots at offsets ``holes``, as ``(input position, run)``."""
+    if not holes:
+        return [(start, results)]
+    parts = []
+    begin = 0
+    for hole in [*holes, len(results)]:
+        if hole > begin:
+            parts.append((start + begin, results[begin:hole]))
+        begin = hole + 1
+    return parts
 
 
 def _task(batch: Batch, offset: int) -> Any:
