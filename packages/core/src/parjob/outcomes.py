@@ -83,15 +83,15 @@ class Outcomes:
             value = results[offset]
             index = batch.start + offset
             task = _task(batch, offset)
-            error = value.reraise()
-            when = self._decide(index, value.function, error, value.text, task, crash=False)
+            record = TaskError.of(value, 0)  # its exception is read only where needed
+            when = self._decide(record, task, crash=False)
             if when is not None:
                 again.append((when, self.batch(index, [task])))
                 holes.append(offset)
             elif collect:
-                results[offset] = self._record(index, value.function, error, value.text)
+                results[offset] = record
             else:
-                self._skip(index, value.function, error, value.text)
+                self._skip(record)
                 holes.append(offset)
             try:
                 offset = kinds.index(TaskFailure, offset + 1)
@@ -154,46 +154,46 @@ class Outcomes:
     def _one(
         self, batch: Batch, name: str, error: BaseException, task: Any, crash: bool
     ) -> Settled:
-        when = self._decide(batch.start, name, error, "", task, crash)
+        record = TaskError(batch.start, name, error, "", 0)
+        when = self._decide(record, task, crash)
         if when is not None:
             return Settled([], [(when, self.batch(batch.start, [task]))])
         if self.policy.on_error == "collect":
-            return Settled([(batch.start, [self._record(batch.start, name, error, "")])], [])
-        self._skip(batch.start, name, error, "")
+            return Settled([(batch.start, [record])], [])
+        self._skip(record)
         return Settled([], [])
 
-    def _decide(
-        self, index: int, name: str, error: BaseException, text: str, task: Any, crash: bool
-    ) -> float | None:
-        """When to run the task again, or None: ``on_error`` applies (raises under "raise")."""
+    def _decide(self, record: TaskError, task: Any, crash: bool) -> float | None:
+        """When to run the task again, or None: ``on_error`` applies (raises under "raise").
+
+        Sets the record's ``attempts``. Its exception is read only to match ``retry_on``,
+        for observers, or to raise it: collecting a remote failure costs no unpickling.
+        """
         policy = self.policy
+        index = record.index
         counts = self.crashed if crash else self.failed
         counts[index] = count = counts.get(index, 0) + 1
+        record.attempts = self.failed.get(index, 0) + self.crashed.get(index, 0)
         if crash:
             # a lost worker may always be retried: the node, not the code, may be at fault;
             # but not a task that killed every worker it ran on, again and again
             kills_workers = count >= CRASHES_IN_A_ROW and not self.failed.get(index)
             retry = count <= policy.retries and not kills_workers
         else:
-            retry = count <= policy.retries and isinstance(error, policy.retry_on)
+            retry = count <= policy.retries and isinstance(record.exception, policy.retry_on)
         retry = retry and task is not None
-        self.progress.task_failed(index, name, error, self._runs(index), retry)
+        reported = record.exception if self.progress.watched else None  # for observers
+        self.progress.task_failed(index, record.function, reported, record.attempts, retry)
         if retry:
             return time.monotonic() + policy.delay(count)
         if policy.on_error == "raise":
-            raise error
+            raise record.exception
         return None
 
-    def _runs(self, index: int) -> int:
-        return self.failed.get(index, 0) + self.crashed.get(index, 0)
-
-    def _record(self, index: int, name: str, error: BaseException, text: str) -> TaskError:
-        return TaskError(index, name, error, text, self._runs(index))
-
-    def _skip(self, index: int, name: str, error: BaseException, text: str) -> None:
+    def _skip(self, record: TaskError) -> None:
         self.skipped += 1
         if self.first_skipped is None:
-            self.first_skipped = self._record(index, name, error, text)
+            self.first_skipped = record
 
 
 def _runs_between(start: int, results: list[Any], holes: list[int]) -> list[tuple[int, list[Any]]]:
