@@ -118,3 +118,21 @@ def test_a_collected_exception_is_read_once_and_is_the_same_object() -> None:
     with pytest.raises(ValueError, match="bad value 1") as info:
         error.reraise()
     assert "raise ValueError" in str(info.value.__cause__)
+
+
+def test_a_batchs_failures_travel_back_in_their_slots() -> None:
+    from parjob.tasks import Batch
+
+    batch = Batch(10, [(fail_on, (i % 4, 1), {}) for i in range(8)], ("loky", 2))
+    batch.keep_going = True
+    sent = pickle.loads(pickle.dumps(batch))  # as a worker gets it
+    outcome = sent()
+    back = pickle.loads(pickle.dumps(outcome))
+    assert type(back.results) is list
+    kinds = [type(value).__name__ for value in back.results]
+    assert kinds == ["int", "TaskFailure", "int", "int"] * 2
+    failures = [back.results[1], back.results[5]]
+    assert [failure.index for failure in failures] == [11, 15]
+    assert [str(failure.reraise()) for failure in failures] == ["bad value 1"] * 2
+    # in the worker's own process, the slots hold the failures as they were captured
+    assert [type(value).__name__ for value in outcome.results] == kinds

@@ -8,7 +8,7 @@ import pickle
 import threading
 from typing import Any
 
-from parjob.remote import dump_exception, format_traceback, load_exception
+from parjob.remote import Packed, dump_exception, format_traceback, load_exception
 
 
 def function_name(func: Any) -> str:
@@ -92,7 +92,7 @@ class TaskFailure(Exception):
         text: str,
         type_name: str = "",
         remote: bool = False,
-        data: bytes | None = None,
+        data: Packed | None = None,
     ) -> None:
         super().__init__(index, function, text)
         self.index = index
@@ -104,7 +104,7 @@ class TaskFailure(Exception):
         self._exc = exc
         self._data = data
         #: why ``exc`` is None (it could not be pickled, or unpickled)
-        self._lost = ""
+        self._lost = "could not be pickled" if exc is None and data is None else ""
 
     @classmethod
     def capture(cls, index: int, func: Any, exc: BaseException, portable: bool) -> TaskFailure:
@@ -113,10 +113,7 @@ class TaskFailure(Exception):
         name = function_name(func)
         if not portable:
             return cls(index, name, exc, text, type(exc).__name__)
-        failure = cls(index, name, None, text, type(exc).__name__, True, dump_exception(exc))
-        if failure._data is None:
-            failure._lost = "could not be pickled"
-        return failure
+        return cls(index, name, None, text, type(exc).__name__, True, dump_exception(exc))
 
     @property
     def exc(self) -> BaseException | None:
@@ -126,14 +123,17 @@ class TaskFailure(Exception):
             self._data = None
         return self._exc
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def fields(self) -> tuple[Any, ...]:
+        """What rebuilds this record in another process: ``TaskFailure(*fields)``."""
         exc, data = self._exc, self._data
         if exc is not None and data is None and self.remote:  # loaded here, going on
             data = dump_exception(exc)
         if data is not None:
             exc = None
-        fields = (self.index, self.function, exc, self.text, self.type_name, self.remote, data)
-        return (TaskFailure, fields)
+        return (self.index, self.function, exc, self.text, self.type_name, self.remote, data)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TaskFailure, self.fields())
 
     def reraise(self) -> BaseException:
         """The exception to raise in the caller: the task's own, chained to its traceback."""
