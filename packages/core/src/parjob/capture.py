@@ -9,7 +9,7 @@ values, retries or skips. One batch, one round trip, however many tasks fail.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from parjob import seeds
@@ -59,16 +59,20 @@ def run_keeping_failures(
 
 
 class WithFailures(list):  # type: ignore[type-arg]
-    """A batch's results, some slots holding a ``TaskFailure``, on their way back to the
-    caller: the failures travel as one record of plain values (pickled at C speed, no
-    pickler hook called per failure) and take their slots again on arrival."""
+    """A batch's results when some slots hold a ``TaskFailure``: ``failed`` says which, so
+    the caller looks at those slots only (a batch without failures returns a plain list).
+
+    On the way back from a worker the failures travel as one record of plain values
+    (pickled at C speed, no pickler hook called for each) and take their slots again on
+    arrival.
+    """
 
     __slots__ = ("failed",)
 
-    def __init__(self, results: list[Any], failed: list[int]) -> None:
+    def __init__(self, results: Iterable[Any] = (), failed: list[int] | None = None) -> None:
         super().__init__(results)
-        #: the offsets of the slots holding a failure
-        self.failed = failed
+        #: the offsets of the slots holding a failure, in order
+        self.failed: list[int] = failed or []
 
     def __reduce__(self) -> tuple[Any, ...]:
         plain = list(self)
@@ -76,11 +80,10 @@ class WithFailures(list):  # type: ignore[type-arg]
         for offset in self.failed:
             record.append((offset, plain[offset].fields()))
             plain[offset] = None
-        return (_arrived, (plain, record))
+        return (WithFailures, (), record, iter(plain))
 
-
-def _arrived(results: list[Any], record: list[tuple[int, tuple[Any, ...]]]) -> list[Any]:
-    """The results as they left the worker: each failure in its slot."""
-    for offset, fields in record:
-        results[offset] = TaskFailure(*fields)
-    return results
+    def __setstate__(self, record: list[tuple[int, tuple[Any, ...]]]) -> None:
+        # (called once the other slots are filled)
+        for offset, fields in record:
+            self[offset] = TaskFailure(*fields)
+        self.failed = [offset for offset, _ in record]

@@ -15,10 +15,10 @@ import time
 from typing import Any, NamedTuple
 
 from parjob import crashes
+from parjob.capture import WithFailures
 from parjob.errors import (
     ResultSerializationError,
     TaskError,
-    TaskFailure,
     TaskTimeoutError,
     WorkerCrashedError,
     function_name,
@@ -69,17 +69,16 @@ class Outcomes:
     def settle(self, batch: Batch, results: list[Any]) -> Settled:
         """``results`` (some slots holding a ``TaskFailure``) as parts and retries.
 
-        Failures are rare: they are found by C-level scans of the slots' types, and only
-        they are looked at in Python; a collected one takes its slot in ``results``.
+        Only the slots the batch names as failed (:class:`parjob.capture.WithFailures`)
+        are looked at; a collected failure takes its slot in ``results``.
         """
-        kinds = list(map(type, results))
-        if TaskFailure not in kinds:
+        failed = results.failed if type(results) is WithFailures else None
+        if not failed:
             return Settled([(batch.start, results)], [])
         collect = self.policy.on_error == "collect"
         again: list[tuple[float, Batch]] = []
         holes: list[int] = []  # offsets that leave the results (skipped, or sent again)
-        offset = kinds.index(TaskFailure)
-        while True:
+        for offset in failed:
             value = results[offset]
             index = batch.start + offset
             task = _task(batch, offset)
@@ -93,10 +92,6 @@ class Outcomes:
             else:
                 self._skip(record)
                 holes.append(offset)
-            try:
-                offset = kinds.index(TaskFailure, offset + 1)
-            except ValueError:
-                break
         return Settled(_runs_between(batch.start, results, holes), again)
 
     def lost(self, batch: Batch, error: BaseException, named: Exception) -> Settled:

@@ -233,7 +233,7 @@ class Batch:
             seed = token[2].seed if token[2] is not None else None
             if self.keep_going:
                 failed = run_keeping_failures(self, append, seed)
-                if failed and self.portable:
+                if failed:
                     results = WithFailures(results, failed)
             elif seed is not None:
                 deadline = None if self.budget is None else began + self.budget
