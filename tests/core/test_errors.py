@@ -32,6 +32,36 @@ def raise_unpicklable(_: int) -> None:
     raise Unpicklable()
 
 
+def _refuse(text: str) -> Exception:
+    raise TypeError(f"refused: {text}")
+
+
+class WontLoad(Exception):
+    """Pickles, but does not unpickle (as an exception whose ``__init__`` needs more than
+    ``args`` would not, where tblib, which dask installs, does not rebuild it otherwise)."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_refuse, self.args)
+
+
+def raise_wont_load(_: int) -> None:
+    raise WontLoad("half a story")
+
+
+def _local_class() -> type[Exception]:
+    class Local(Exception):
+        """Only cloudpickle carries it: the standard pickler cannot find it by name."""
+
+    return Local
+
+
+Local = _local_class()
+
+
+def raise_local(x: int) -> None:
+    raise Local(f"local {x}")
+
+
 class PicklingThreads(Backend):
     """Threads that pickle batches both ways, the way a process backend does."""
 
@@ -91,6 +121,28 @@ def test_unpicklable_exception_becomes_a_runtime_error_with_its_text() -> None:
         Parallel(n_jobs=2, backend="pickling-threads")(
             delayed(raise_unpicklable)(i) for i in range(2)
         )
+
+
+def test_an_exception_that_does_not_unpickle_becomes_a_runtime_error_with_its_text() -> None:
+    with pytest.raises(RuntimeError, match=r"WontLoad: half a story.*could not be unpickled"):
+        Parallel(n_jobs=2, backend="pickling-threads")(
+            delayed(raise_wont_load)(i) for i in range(2)
+        )
+    (error,) = Parallel(n_jobs=2, backend="pickling-threads", on_error="collect")(
+        [delayed(raise_wont_load)(0)]
+    )
+    assert isinstance(error.exception, RuntimeError) and "WontLoad" in error.traceback
+
+
+def test_an_exception_only_cloudpickle_carries_comes_back_over_a_plain_pickle_transport() -> None:
+    # the backend pickles results with the standard pickler; the exception rode inside as
+    # bytes cloudpickle made
+    with pytest.raises(Local, match="local 1"):
+        Parallel(n_jobs=2, backend="pickling-threads")(delayed(raise_local)(i) for i in range(1, 3))
+    out = Parallel(n_jobs=2, backend="pickling-threads", on_error="collect")(
+        delayed(raise_local)(i) for i in range(2)
+    )
+    assert [type(error.exception) for error in out] == [Local, Local]
 
 
 def test_unpicklable_argument_is_named_before_dispatch() -> None:

@@ -99,6 +99,10 @@ def test_raise_after_the_retries_are_spent(tmp_path: Path) -> None:
 class _Recorder(Progress):
     calls: list[tuple[Any, ...]] = []
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.watched = True  # as with an observer: failures come with their exception
+
     def task_failed(self, *args: Any) -> None:
         _Recorder.calls.append(args)
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 from parjob.cpu import cpu_count
 from parjob.mainguard import check_main_guard
+from parjob_dask import shutdown
 
 _lock = threading.Lock()
 _embedded: tuple[LocalCluster, Client] | None = None
@@ -262,7 +263,7 @@ def embedded_client() -> Client:
 
             isolated(client.register_plugin, QuietTaskErrors())  # errors reach the caller once
         except BaseException:
-            cluster.close()
+            shutdown.close_now(cluster)
             raise
         _embedded = (cluster, client)
         _register_atexit()
@@ -271,11 +272,17 @@ def embedded_client() -> Client:
 
 def _start_local_cluster() -> LocalCluster:
     import dask
-    from distributed import LocalCluster
 
     method = dask.config.get("distributed.worker.multiprocessing-method", "spawn")
     if method != "fork":  # its nannies' workers import the main script again
         check_main_guard(f"parjob's local dask cluster (workers started with {method!r})")
+    with shutdown.closed_if_interrupted():
+        return _local_cluster()
+
+
+def _local_cluster() -> LocalCluster:
+    from distributed import LocalCluster
+
     return isolated(
         LocalCluster,
         n_workers=cpu_count(),
@@ -336,9 +343,7 @@ def _close_embedded() -> None:
         return
     cluster, client = _embedded
     _embedded = None
-    for closable in (client, cluster):
-        with contextlib.suppress(Exception):  # already closing at interpreter exit
-            closable.close()
+    shutdown.close_now(cluster, client)
 
 
 def close() -> None:

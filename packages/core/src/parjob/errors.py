@@ -5,8 +5,10 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import pickle
-import traceback
+import threading
 from typing import Any
+
+from parjob.remote import Packed, dump_exception, format_traceback, load_exception
 
 
 def function_name(func: Any) -> str:
@@ -74,52 +76,12 @@ class PluginError(RuntimeError):
     """A plugin could not be loaded or speaks a backend contract this core does not."""
 
 
-#: formatted stacks by the frames they come from: a task failing many times in one place
-#: (under on_error="collect") is formatted once; only its last line (the message) differs
-_stacks: dict[tuple[Any, ...], str] = {}
-_STACKS_KEPT = 256
-
-
-def format_traceback(exc: BaseException) -> str:
-    """``exc`` with its traceback, as ``traceback.format_exception`` words it."""
-    if exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
-        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    key = []
-    tb = exc.__traceback__
-    while tb is not None:
-        key.append((tb.tb_frame.f_code, tb.tb_lineno, tb.tb_lasti))
-        tb = tb.tb_next
-    stack = _stacks.get(tuple(key))
-    if stack is None:
-        stack = "".join(traceback.format_tb(exc.__traceback__))
-        if len(_stacks) < _STACKS_KEPT:
-            _stacks[tuple(key)] = stack
-    head = "Traceback (most recent call last):\n" if key else ""
-    return head + stack + "".join(traceback.format_exception_only(type(exc), exc))
-
-
-def _pickles(exc: BaseException) -> bool:
-    """Whether ``exc`` survives the way back to the caller, which pickles with cloudpickle
-    (it carries exception classes defined in __main__ or a notebook by value). The standard
-    pickler is tried first: much faster, and enough for most exceptions."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return True
-    except Exception:
-        pass
-    import cloudpickle
-
-    try:
-        pickle.loads(cloudpickle.dumps(exc))
-    except Exception:
-        return False
-    return True
-
-
 class TaskFailure(Exception):
     """Carries a failed task from the worker to the caller: which task, and its exception.
 
     Internal transport only: the caller re-raises the task's own exception, never this.
+    From another process the exception travels pickled (``data``, see
+    :mod:`parjob.remote`) and is unpickled in the caller when first read.
     """
 
     def __init__(
@@ -130,40 +92,55 @@ class TaskFailure(Exception):
         text: str,
         type_name: str = "",
         remote: bool = False,
+        data: Packed | None = None,
     ) -> None:
         super().__init__(index, function, text)
         self.index = index
         self.function = function
-        self.exc = exc
         self.text = text
         self.type_name = type_name or type(exc).__name__
         #: it ran in another process, so its frames are only in ``text``
         self.remote = remote
+        self._exc = exc
+        self._data = data
+        #: why ``exc`` is None (it could not be pickled, or unpickled)
+        self._lost = "could not be pickled" if exc is None and data is None else ""
 
     @classmethod
     def capture(cls, index: int, func: Any, exc: BaseException, portable: bool) -> TaskFailure:
-        """Record ``exc``; when it must cross a process boundary, check that it can."""
+        """Record ``exc``; when it must cross a process boundary, pickle it for the way."""
         text = format_traceback(exc)
         name = function_name(func)
-        carried: BaseException | None = exc
-        if portable:
-            # its frames travel as text; a traceback object would be pickled too where
-            # tblib is installed (dask does), and rebuilt at a high cost on each side
-            exc.__traceback__ = None
-            if not _pickles(exc):
-                carried = None
-        return cls(index, name, carried, text, type(exc).__name__, portable)
+        if not portable:
+            return cls(index, name, exc, text, type(exc).__name__)
+        return cls(index, name, None, text, type(exc).__name__, True, dump_exception(exc))
+
+    @property
+    def exc(self) -> BaseException | None:
+        """The task's exception; None when it could not travel (its text still did)."""
+        if self._exc is None and self._data is not None:
+            self._exc, self._lost = load_exception(self._data)
+            self._data = None
+        return self._exc
+
+    def fields(self) -> tuple[Any, ...]:
+        """What rebuilds this record in another process: ``TaskFailure(*fields)``."""
+        exc, data = self._exc, self._data
+        if exc is not None and data is None and self.remote:  # loaded here, going on
+            data = dump_exception(exc)
+        if data is not None:
+            exc = None
+        return (self.index, self.function, exc, self.text, self.type_name, self.remote, data)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        fields = (self.index, self.function, self.exc, self.text, self.type_name, self.remote)
-        return (TaskFailure, fields)
+        return (TaskFailure, self.fields())
 
     def reraise(self) -> BaseException:
         """The exception to raise in the caller: the task's own, chained to its traceback."""
         exc = self.exc
         if exc is None:
             first = self.text.strip().splitlines()[-1] if self.text.strip() else self.type_name
-            exc = RuntimeError(f"{first} (the original exception could not be pickled)")
+            exc = RuntimeError(f"{first} (the original exception {self._lost or 'was lost'})")
         if self.remote:  # show the worker's frames, which the caller's traceback lacks
             exc.__cause__ = RemoteTraceback(self.text)
         exc.__suppress_context__ = True  # the transport (this record) is not worth showing
@@ -180,6 +157,9 @@ class TaskTimeoutError(ParallelTimeoutError):
     """
 
 
+_reading = threading.Lock()
+
+
 class TaskError:
     """What a failed task's result slot holds under ``on_error="collect"``.
 
@@ -190,7 +170,7 @@ class TaskError:
     exception as ``on_error="raise"`` would have.
     """
 
-    __slots__ = ("_failure", "attempts", "exception", "function", "index", "traceback")
+    __slots__ = ("_exception", "_failure", "attempts", "function", "index", "traceback")
 
     def __init__(
         self,
@@ -202,14 +182,40 @@ class TaskError:
     ) -> None:
         self.index = index
         self.function = function
-        self.exception = exception
+        self._exception: BaseException | None = exception
+        self._failure: TaskFailure | None = None
         self.traceback = traceback
         self.attempts = attempts
 
     @classmethod
     def of(cls, failure: TaskFailure, attempts: int) -> TaskError:
-        """The public record of a task's captured ``failure``."""
-        return cls(failure.index, failure.function, failure.reraise(), failure.text, attempts)
+        """The public record of a task's captured ``failure``; its exception is unpickled
+        (and chained to the worker's traceback) when first read, so a run that collects
+        many failures pays for none that nobody looks at."""
+        made = cls.__new__(cls)
+        made.index = failure.index
+        made.function = failure.function
+        made._exception = None
+        made._failure = failure
+        made.traceback = failure.text
+        made.attempts = attempts
+        return made
+
+    @property
+    def exception(self) -> BaseException:
+        """What the task raised (read from its captured failure the first time)."""
+        exc = self._exception
+        if exc is None:
+            with _reading:  # two threads reading at once get the same exception
+                exc = self._exception
+                if exc is None:
+                    assert self._failure is not None
+                    exc = self._exception = self._failure.reraise()
+        return exc
+
+    @exception.setter
+    def exception(self, exc: BaseException) -> None:
+        self._exception = exc
 
     def reraise(self) -> None:
         """Raise the task's exception (chained to the worker's traceback, when remote)."""

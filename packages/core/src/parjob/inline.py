@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from parjob.errors import TaskFailure, function_name
+from parjob.errors import TaskError, TaskFailure, function_name
 from parjob.outcomes import Outcomes
 from parjob.policy import Policy
 from parjob.progress import Progress
@@ -84,17 +84,16 @@ def run_inline_with_policy(
             try:
                 value = func(*args, **kwargs)
             except Exception as exc:
-                failure = TaskFailure.capture(index, func, exc, portable=False)
+                record = TaskError.of(TaskFailure.capture(index, func, exc, portable=False), 0)
                 del exc
-                error = failure.reraise()
-                when = outcomes._decide(index, failure.function, error, failure.text, task, False)
+                when = outcomes._decide(record, task, False)
                 if when is not None:
                     time.sleep(max(when - time.monotonic(), 0.0))
                     continue
                 if policy.on_error == "collect":
-                    value = outcomes._record(index, failure.function, error, failure.text)
+                    value = record
                 else:
-                    outcomes._skip(index, failure.function, error, failure.text)
+                    outcomes._skip(record)
                     break
             progress.add(1)
             yield value

@@ -15,10 +15,10 @@ import time
 from typing import Any, NamedTuple
 
 from parjob import crashes
+from parjob.capture import WithFailures
 from parjob.errors import (
     ResultSerializationError,
     TaskError,
-    TaskFailure,
     TaskTimeoutError,
     WorkerCrashedError,
     function_name,
@@ -67,33 +67,32 @@ class Outcomes:
 
     # -- a batch came back ---------------------------------------------------------------
     def settle(self, batch: Batch, results: list[Any]) -> Settled:
-        """``results`` (some slots holding a ``TaskFailure``) as parts and retries."""
-        if TaskFailure not in set(map(type, results)):
+        """``results`` (some slots holding a ``TaskFailure``) as parts and retries.
+
+        Only the slots the batch names as failed (:class:`parjob.capture.WithFailures`)
+        are looked at; a collected failure takes its slot in ``results``.
+        """
+        failed = results.failed if type(results) is WithFailures else None
+        if not failed:
             return Settled([(batch.start, results)], [])
-        parts: list[tuple[int, list[Any]]] = []
+        collect = self.policy.on_error == "collect"
         again: list[tuple[float, Batch]] = []
-        run_start, run = batch.start, []
-        for offset, value in enumerate(results):
-            if type(value) is not TaskFailure:
-                run.append(value)
-                continue
+        holes: list[int] = []  # offsets that leave the results (skipped, or sent again)
+        for offset in failed:
+            value = results[offset]
             index = batch.start + offset
             task = _task(batch, offset)
-            error = value.reraise()
-            when = self._decide(index, value.function, error, value.text, task, crash=False)
-            if when is None:
-                if self.policy.on_error == "collect":
-                    run.append(self._record(index, value.function, error, value.text))
-                else:
-                    self._skip(index, value.function, error, value.text)
-                continue
-            if run:
-                parts.append((run_start, run))
-            run_start, run = index + 1, []
-            again.append((when, self.batch(index, [task])))
-        if run:
-            parts.append((run_start, run))
-        return Settled(parts, again)
+            record = TaskError.of(value, 0)  # its exception is read only where needed
+            when = self._decide(record, task, crash=False)
+            if when is not None:
+                again.append((when, self.batch(index, [task])))
+                holes.append(offset)
+            elif collect:
+                results[offset] = record
+            else:
+                self._skip(record)
+                holes.append(offset)
+        return Settled(_runs_between(batch.start, results, holes), again)
 
     def lost(self, batch: Batch, error: BaseException, named: Exception) -> Settled:
         """The batch's worker was lost, or its results could not come back (``error`` is
@@ -150,46 +149,59 @@ class Outcomes:
     def _one(
         self, batch: Batch, name: str, error: BaseException, task: Any, crash: bool
     ) -> Settled:
-        when = self._decide(batch.start, name, error, "", task, crash)
+        record = TaskError(batch.start, name, error, "", 0)
+        when = self._decide(record, task, crash)
         if when is not None:
             return Settled([], [(when, self.batch(batch.start, [task]))])
         if self.policy.on_error == "collect":
-            return Settled([(batch.start, [self._record(batch.start, name, error, "")])], [])
-        self._skip(batch.start, name, error, "")
+            return Settled([(batch.start, [record])], [])
+        self._skip(record)
         return Settled([], [])
 
-    def _decide(
-        self, index: int, name: str, error: BaseException, text: str, task: Any, crash: bool
-    ) -> float | None:
-        """When to run the task again, or None: ``on_error`` applies (raises under "raise")."""
+    def _decide(self, record: TaskError, task: Any, crash: bool) -> float | None:
+        """When to run the task again, or None: ``on_error`` applies (raises under "raise").
+
+        Sets the record's ``attempts``. Its exception is read only to match ``retry_on``,
+        for observers, or to raise it: collecting a remote failure costs no unpickling.
+        """
         policy = self.policy
+        index = record.index
         counts = self.crashed if crash else self.failed
         counts[index] = count = counts.get(index, 0) + 1
+        record.attempts = self.failed.get(index, 0) + self.crashed.get(index, 0)
         if crash:
             # a lost worker may always be retried: the node, not the code, may be at fault;
             # but not a task that killed every worker it ran on, again and again
             kills_workers = count >= CRASHES_IN_A_ROW and not self.failed.get(index)
             retry = count <= policy.retries and not kills_workers
         else:
-            retry = count <= policy.retries and isinstance(error, policy.retry_on)
+            retry = count <= policy.retries and isinstance(record.exception, policy.retry_on)
         retry = retry and task is not None
-        self.progress.task_failed(index, name, error, self._runs(index), retry)
+        reported = record.exception if self.progress.watched else None  # for observers
+        self.progress.task_failed(index, record.function, reported, record.attempts, retry)
         if retry:
             return time.monotonic() + policy.delay(count)
         if policy.on_error == "raise":
-            raise error
+            raise record.exception
         return None
 
-    def _runs(self, index: int) -> int:
-        return self.failed.get(index, 0) + self.crashed.get(index, 0)
-
-    def _record(self, index: int, name: str, error: BaseException, text: str) -> TaskError:
-        return TaskError(index, name, error, text, self._runs(index))
-
-    def _skip(self, index: int, name: str, error: BaseException, text: str) -> None:
+    def _skip(self, record: TaskError) -> None:
         self.skipped += 1
         if self.first_skipped is None:
-            self.first_skipped = self._record(index, name, error, text)
+            self.first_skipped = record
+
+
+def _runs_between(start: int, results: list[Any], holes: list[int]) -> list[tuple[int, list[Any]]]:
+    """``results`` without the slots at offsets ``holes``, as ``(input position, run)``."""
+    if not holes:
+        return [(start, results)]
+    parts = []
+    begin = 0
+    for hole in [*holes, len(results)]:
+        if hole > begin:
+            parts.append((start + begin, results[begin:hole]))
+        begin = hole + 1
+    return parts
 
 
 def _task(batch: Batch, offset: int) -> Any:

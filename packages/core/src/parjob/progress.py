@@ -182,12 +182,18 @@ class Progress:
         return self.next_report
 
     def task_failed(
-        self, index: int, function: object, error: BaseException, attempt: int, retrying: bool
+        self,
+        index: int,
+        function: object,
+        error: BaseException | None,
+        attempt: int,
+        retrying: bool,
     ) -> None:
         """A task failed on its ``attempt``-th run (1 for the first); ``retrying`` when it will
-        run again. The runner reports every failure here; observers hear of it from here."""
+        run again. The runner reports every failure here; observers hear of it from here.
+        ``error`` may be None when nothing is ``watched`` (a remote one costs unpickling)."""
         self.recorder.failed(retrying)
-        if self.call is not None:
+        if self.call is not None and error is not None:
             self._notify("failed", self.call, index, function, error, attempt, retrying)
 
     # -- the end -------------------------------------------------------------------------

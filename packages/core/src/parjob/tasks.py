@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from parjob import seeds, workerside
-from parjob.capture import run_keeping_failures
+from parjob.capture import WithFailures, run_keeping_failures
 from parjob.errors import TaskFailure
 from parjob.workerid import worker_id
 
@@ -235,7 +235,9 @@ class Batch:
         try:
             seed = token[2].seed if token[2] is not None else None
             if self.keep_going:
-                run_keeping_failures(self, append, seed)
+                failed = run_keeping_failures(self, append, seed)
+                if failed:
+                    results = WithFailures(results, failed)
             elif seed is not None:
                 deadline = None if self.budget is None else began + self.budget
                 index = self.start
