@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import re
 import subprocess
 import sys
 import textwrap
 import threading
+import traceback
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,24 @@ def test_a_failing_initializer_raises_its_own_error(backend: str) -> None:
             delayed(abs)(i) for i in range(4)
         )
     assert "worker setup" in "".join(getattr(info.value, "__notes__", []))
+
+
+def _fails_on_three(x: int) -> int:
+    if x == 3:
+        raise KeyError(x)
+    return x
+
+
+def test_a_seeded_thread_batch_names_the_task_that_failed() -> None:
+    tasks = [delayed(abs)(-1), delayed(_fails_on_three)(3), delayed(abs)(-2)]
+    with pytest.raises(KeyError) as info:
+        Parallel(n_jobs=2, backend="threading", batch_size=3, seed=1)(tasks)
+    assert "_fails_on_three" in "".join(traceback.format_exception(info.value))
+
+
+def test_thread_workers_leave_the_global_generators_alone_under_seed() -> None:
+    random.seed(123)
+    expected = random.random()
+    random.seed(123)
+    Parallel(n_jobs=2, backend="threading", seed=5)(delayed(abs)(-i) for i in range(20))
+    assert random.random() == expected

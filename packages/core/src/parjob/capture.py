@@ -44,9 +44,10 @@ def run_keeping_failures(
                 del exc
         return failed
     deadline = time.perf_counter() + batch.budget if batch.budget is not None else None
+    begin = seeds.begin_task if portable else seeds.name_task
     for offset, (func, args, kwargs) in enumerate(batch.tasks):
         if seed is not None:
-            seeds.begin_task(seed, start + offset)
+            begin(seed, start + offset)
         try:
             append(func(*args, **kwargs))
         except Exception as exc:

@@ -4,7 +4,9 @@ Task ``i`` of a call made with ``seed=s`` gets its own stream, a function of ``s
 ``i`` only, so results do not depend on the backend, ``n_jobs``, batch sizes or the order
 in which tasks finish. :func:`task_rng` is numpy's ``Generator`` on the child ``i`` of
 ``SeedSequence(s)`` (made on first use); the global ``random`` module and, when numpy is
-loaded, numpy's global ``RandomState`` are seeded before each task from the same pair.
+loaded, numpy's global ``RandomState`` are seeded before each task from the same pair, in
+worker processes and inline (thread workers share those globals: there only
+:func:`task_rng` is the task's own).
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ _MASK64 = (1 << 64) - 1
 
 
 class _Task(threading.local):
-    seed: int | None = None
-    index: int = 0
+    #: (seed, index) of the running task, or None outside a seeded task
+    key: tuple[int, int] | None = None
+    #: the Generator made for ``made_for`` (a task's key: one per task, made on first use)
     rng: Any = None
+    made_for: tuple[int, int] | None = None
 
 
 _task = _Task()
+#: the running task of this thread (``key`` set per task by the batch loop)
+current = _task
 
 
 _numpy_checked = False
@@ -49,20 +55,24 @@ def prepare() -> None:
 def begin_task(seed: int, index: int) -> None:
     """Seed this worker's global generators for task ``index`` of a call with ``seed``
     (after :func:`prepare`)."""
-    current = _task
-    current.seed = seed
-    current.index = index
-    current.rng = None
+    _task.key = (seed, index)
     mixed = _mix(seed, index)
     random.seed(mixed)
     if _numpy_seed is not None:
         _numpy_seed(mixed & 0xFFFFFFFF)
 
 
+def name_task(seed: int, index: int) -> None:
+    """Make task ``index`` of a call with ``seed`` the running one for :func:`task_rng`,
+    without seeding the global generators: on thread workers, which share those globals
+    with each other, a task's draws from them could not be its own anyway."""
+    _task.key = (seed, index)
+
+
 def end_tasks() -> None:
     """Forget the running task (end of a batch): ``task_rng`` then refuses again."""
-    _task.seed = None
-    _task.rng = None
+    _task.key = None
+    _task.rng = _task.made_for = None
 
 
 def task_rng() -> Any:
@@ -72,16 +82,18 @@ def task_rng() -> Any:
     ``SeedSequence(seed, spawn_key=(task_index,))`` child, whatever runs the task.
     """
     current = _task
-    if current.seed is None:
+    key = current.key
+    if key is None:
         raise RuntimeError(
             "parjob.task_rng() is only available inside a task of a Parallel call made "
             "with seed=..., e.g. Parallel(n_jobs=2, seed=0)(delayed(f)(x) for x in data)"
         )
-    if current.rng is None:
+    if current.made_for is not key:
         import numpy
 
-        sequence = numpy.random.SeedSequence(current.seed, spawn_key=(current.index,))
+        sequence = numpy.random.SeedSequence(key[0], spawn_key=(key[1],))
         current.rng = numpy.random.default_rng(sequence)
+        current.made_for = key
     return current.rng
 
 
