@@ -25,9 +25,10 @@ from parjob.cpu import cpu_count
 from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
 from parjob.validation import parse_nbytes
-from parjob_dask import cluster, scatter, sharing, workers
+from parjob_dask import cluster, placement, scatter, sharing, workers
 from parjob_dask.cluster import isolated
 from parjob_dask.scatter import EMPTY
+from parjob_dask.suspects import Suspects
 
 if TYPE_CHECKING:  # distributed is imported when a backend is created, not with this module
     from distributed import Client, Future
@@ -43,11 +44,13 @@ def run_batch(data: bytes, values: tuple[Any, ...]) -> BatchResult:
 
 
 class DaskWork(NamedTuple):
-    """A batch ready for dask: its pickle and the futures it refers to."""
+    """A batch ready for dask: its pickle, the futures it refers to, and (for a retry) the
+    workers dask should prefer."""
 
     data: bytes
     futures: tuple[Future, ...]
     name: str
+    placed: tuple[str, ...] = ()
 
     def __call__(self) -> BatchResult:  # the contract's Work: runnable in the caller too
         return run_batch(self.data, tuple(future.result() for future in self.futures))
@@ -136,6 +139,7 @@ class DaskBackend(Backend):
         self._lock = threading.Lock()
         self._active: set[Future] = set()
         self._pending: deque[tuple[DaskWork, ConcurrentFuture[BatchResult]]] = deque()
+        self._suspects = Suspects()
         self._explicit = EMPTY
         self._store: ArrayStore | None = None
         self._auto = EMPTY
@@ -236,6 +240,21 @@ class DaskBackend(Backend):
     def submit(self, work: DaskWork) -> ConcurrentFuture[BatchResult]:  # type: ignore[override]
         return self.submit_many([work])[0]
 
+    @property
+    def can_avoid_workers(self) -> bool:  # type: ignore[override]
+        """True with two workers or more, unless ``workers=`` places every batch."""
+        return "workers" not in self._options and placement.worker_count(self.client) > 1
+
+    def submit_avoiding(  # type: ignore[override]
+        self, work: DaskWork, workers: frozenset[str]
+    ) -> ConcurrentFuture[BatchResult]:
+        """A retry: to the workers whose process is not in ``workers``, preferably (dask
+        runs it on any worker when none of them is left). Where ``workers=`` was given,
+        the batch goes where that says."""
+        if "workers" not in self._options:
+            work = work._replace(placed=placement.elsewhere(self._call_client(), workers))
+        return self.submit_many([work])[0]
+
     def submit_many(  # type: ignore[override]
         self, works: list[DaskWork]
     ) -> list[ConcurrentFuture[BatchResult]]:
@@ -252,7 +271,8 @@ class DaskBackend(Backend):
     def _launch(self, items: list[tuple[DaskWork, ConcurrentFuture[BatchResult]]]) -> None:
         # one client.map for several batches: one graph update on the scheduler, not one
         # per batch
-        options: dict[str, Any] = dict(self._options)
+        placed = items[0][0].placed if len(items) == 1 else ()
+        options = placement.options(placed, self._options)
         options["pure"] = self.pure
         if not self.pure:
             options["key"] = [f"parjob-{work.name}-{uuid.uuid4().hex}" for work, _ in items]
@@ -263,17 +283,22 @@ class DaskBackend(Backend):
         # context (and so the block's scatter list) alive in what it starts from there,
         # such as a connection to a worker opened to fetch a result: isolated()
         tasks = isolated(client.map, run_batch, datas, values, **options)
-        for task, (_, future) in zip(tasks, items, strict=True):
+        for task, (work, future) in zip(tasks, items, strict=True):
             self._active.add(task)
             # fetch the outcome in dask's event loop as soon as the task ends: no hop
             # through dask's one callback thread and back into the loop for every batch
-            isolated(client.loop.add_callback, self._relay, client, task, future)
+            isolated(client.loop.add_callback, self._relay, client, task, work, future)
 
     async def _relay(
-        self, client: Client, task: Future, future: ConcurrentFuture[BatchResult]
+        self,
+        client: Client,
+        task: Future,
+        work: DaskWork,
+        future: ConcurrentFuture[BatchResult],
     ) -> None:
         outcome: Any = None
         error: BaseException | None = None
+        killed = False
         try:
             outcome = await client.gather(task, asynchronous=True)
         except Exception as exc:  # the batch's TaskFailure, KilledWorker, cancelled, ...
@@ -287,20 +312,31 @@ class DaskBackend(Backend):
                 # traceback travels as text in the TaskFailure)
                 error = exc.with_traceback(None)
                 error.__context__ = None
-                if type(exc).__name__ == "KilledWorker":  # every worker it ran on died
+                if type(exc).__name__ == "KilledWorker":  # every worker it was on died
+                    killed = True
                     crashes.blame(error, f"was lost: {_last_line(str(exc))}")
         except BaseException as exc:  # e.g. asyncio's CancelledError when the loop stops
             error = CancelledError(f"dask task {task.key}: {type(exc).__name__}: {exc}")
         with self._lock:
             self._active.discard(task)
-            waiting = self._pending.popleft() if self._pending else None
+            # a batch lost with KilledWorker may only have been queued behind the culprit:
+            # sent again before it is blamed (see parjob_dask.suspects)
+            # (a pure task would get its old key, and its old outcome, back)
+            held = killed and not self.pure and self._suspects.held(work, future)
+            if not killed:
+                self._suspects.ended(future)
+            # the place on the cluster goes to a suspect first, else to a waiting batch
+            waiting = self._suspects.next()
+            if waiting is None and self._pending:
+                waiting = self._pending.popleft()
             if waiting is not None:
                 try:
                     self._launch([waiting])
                 except Exception as exc:  # e.g. the client closed: fail it, never hang
                     closed = client.status in ("closing", "closed")
                     settle(waiting[1], None, _client_closed(client) if closed else exc)
-        settle(future, outcome, error)
+        if not held:
+            settle(future, outcome, error)
 
     def stop(self) -> None:
         self._release()
@@ -323,7 +359,7 @@ class DaskBackend(Backend):
         the worker in name only: it is left to end, holding its place, and the call's end
         cancels it (on parjob's own cluster, by restarting the worker; see abort)."""
         with self._lock:
-            return drop_queued(self._pending, future)
+            return drop_queued(self._pending, future) or drop_queued(self._suspects.waiting, future)
 
     def abort(self) -> None:
         """Cancel the call's dask tasks. On parjob's own cluster, running ones are stopped
@@ -347,10 +383,11 @@ class DaskBackend(Backend):
         with self._lock:
             tasks = list(self._active)
             self._active.clear()
-            pending = list(self._pending)
+            pending = [future for _, future in self._pending]
+            pending += self._suspects.clear()
             self._pending.clear()
             self._auto = EMPTY
-        for _, future in pending:
+        for future in pending:
             future.cancel()
         if tasks and self._client is not None:
             with contextlib.suppress(Exception):  # a closing client drops its futures anyway

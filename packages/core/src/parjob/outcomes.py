@@ -6,7 +6,9 @@ keeps going past a failing task and returns the failure in that task's slot
 after the policy's delay), a :class:`~parjob.errors.TaskError` in the results
 (``"collect"``), a gap (``"skip"``), or the call's error (``"raise"``). A batch lost with
 its worker, or past its timeout, is split into one-task batches first, so the task at
-fault is found and named; then it counts as that task's crash (or timeout).
+fault is found and named; then it counts as that task's crash (or timeout). A task is
+sent again away from the workers it failed or died on, where the backend can choose
+(``Backend.submit_avoiding``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class Outcomes:
         #: per input position: runs whose worker died
         self.crashed: dict[int, int] = {}
         self.resent: dict[int, int] = {}
+        #: per input position: the workers it failed or died on, for its retries to avoid
+        self.failed_on: dict[int, frozenset[str]] = {}
         self.skipped = 0
         self.first_skipped: TaskError | None = None
 
@@ -66,10 +70,12 @@ class Outcomes:
         return made
 
     # -- a batch came back ---------------------------------------------------------------
-    def settle(self, batch: Batch, results: list[Any]) -> Settled:
-        """``results`` (some slots holding a ``TaskFailure``) as parts and retries."""
+    def settle(self, batch: Batch, results: list[Any], outcome: Any = ()) -> Settled:
+        """``results`` (some slots holding a ``TaskFailure``) as parts and retries; the
+        batch's ``outcome`` (a ``BatchResult``) says which worker ran it."""
         if TaskFailure not in set(map(type, results)):
             return Settled([(batch.start, results)], [])
+        worker = outcome[2] if len(outcome) > 2 else ""
         parts: list[tuple[int, list[Any]]] = []
         again: list[tuple[float, Batch]] = []
         run_start, run = batch.start, []
@@ -80,6 +86,7 @@ class Outcomes:
             index = batch.start + offset
             task = _task(batch, offset)
             error = value.reraise()
+            self._failed_on(index, worker)
             when = self._decide(index, value.function, error, value.text, task, crash=False)
             if when is None:
                 if self.policy.on_error == "collect":
@@ -116,6 +123,8 @@ class Outcomes:
             f"{described}: the worker running it {how}" if how else f"{described}: {named}"
         )
         crashed.__cause__ = error
+        crashed.worker = crashes.dead_worker(error)
+        self._failed_on(batch.start, crashed.worker)
         return self._one(batch, name, crashed, task, crash=True)
 
     def late(self, batch: Batch, timeout: float) -> Settled:
@@ -142,7 +151,17 @@ class Outcomes:
             f"{type(exc).__name__}: {exc}"
         )
 
+    def avoided(self, batch: Batch) -> frozenset[str]:
+        """The workers a batch of one task should not run on: where that task failed."""
+        if len(batch) != 1 or not self.failed_on:
+            return _NOWHERE
+        return self.failed_on.get(batch.start, _NOWHERE)
+
     # -- internals -----------------------------------------------------------------------
+    def _failed_on(self, index: int, worker: str | None) -> None:
+        if worker:
+            self.failed_on[index] = self.failed_on.get(index, _NOWHERE) | {worker}
+
     def _split(self, batch: Batch, now: float) -> list[tuple[float, Batch]]:
         """Each task of ``batch`` alone, to find the one at fault (not counted as a retry)."""
         return [(now, self.batch(batch.start + k, [task])) for k, task in enumerate(batch.tasks)]
@@ -190,6 +209,9 @@ class Outcomes:
         self.skipped += 1
         if self.first_skipped is None:
             self.first_skipped = self._record(index, name, error, text)
+
+
+_NOWHERE: frozenset[str] = frozenset()
 
 
 def _task(batch: Batch, offset: int) -> Any:

@@ -186,8 +186,9 @@ class Run:
             leftover = self._encoded(heapq.heappop(self.leftovers)[1])
             if self.outcomes is None:
                 outbox.append(leftover)
-            else:  # a retry or a split batch goes alone: a backend that runs the batches
-                self._send([leftover])  # sent together as one job fails them together
+            else:  # a retry or a split batch goes alone (a backend that runs the batches sent
+                # together as one job fails them together), away from where its task failed
+                self._send([leftover], self.outcomes.avoided(leftover[0]))
             return
         feed = self.feed
         if self.lookahead and feed.total is None:
@@ -238,9 +239,12 @@ class Run:
         except Exception as exc:
             raise explain(batch, exc) from exc
 
-    def _send(self, outbox: list[tuple[Batch, Any]]) -> None:
+    def _send(self, outbox: list[tuple[Batch, Any]], avoid: frozenset[str] = frozenset()) -> None:
         backend = self.backend
-        futures = backend.submit_many([work for _, work in outbox])
+        works = [work for _, work in outbox]
+        futures = (
+            [backend.submit_avoiding(works[0], avoid)] if avoid else backend.submit_many(works)
+        )
         now = time.monotonic()
         for (batch, _), future in zip(outbox, futures, strict=True):
             self.progress.sent(batch)
@@ -279,7 +283,7 @@ class Run:
         if len(results) != len(batch):
             self._hand_back(batch, len(results))
         if self.outcomes is not None:
-            parts = self._settled(batch, self.outcomes.settle(batch, results), outcome)
+            parts = self._settled(batch, self.outcomes.settle(batch, results, outcome), outcome)
             batch.release()
             return parts
         if batch.budget is not None:
