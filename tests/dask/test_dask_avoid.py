@@ -4,11 +4,9 @@ caused it, not to the tasks queued behind it (``parjob_dask.placement``, ``.susp
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import dask_tasks as t
-import pytest
 from distributed import Client, LocalCluster
 
 from parjob import Parallel, TaskError, WorkerCrashedError, delayed
@@ -64,20 +62,16 @@ def test_one_worker_cluster_runs_the_retry_there(tmp_path: Path) -> None:
         assert second.rsplit(":", 1)[0] == path.read_text().rsplit(":", 1)[0]
 
 
-@pytest.mark.parametrize("retries", [0, 1])
-def test_tasks_queued_behind_a_worker_killer_are_not_charged(client: Client, retries: int) -> None:
+def test_tasks_queued_behind_a_worker_killer_are_not_charged(client: Client) -> None:
     # each task sleeps, so others queue on the worker that exit_late(5) kills; dask's
-    # KilledWorker counts that death against them too (the session allows one per task)
-    out = Parallel(backend="dask", batch_size=1, on_error="collect", retries=retries)(
+    # KilledWorker counts that death against them too (the session allows one per task):
+    # before parjob_dask.suspects, one of them came back as a crash too (with retries=1
+    # it was run again, using up its retry)
+    out = Parallel(backend="dask", batch_size=1, on_error="collect")(
         delayed(t.exit_late)(i, 5, 0.1) for i in range(12)
     )
     errors = {i: r for i, r in enumerate(out) if isinstance(r, TaskError)}
     assert list(errors) == [5], errors
     assert isinstance(errors[5].exception, WorkerCrashedError)
-    assert errors[5].attempts == 1 + retries
+    assert errors[5].attempts == 1
     assert [r for i, r in enumerate(out) if i != 5] == [i for i in range(12) if i != 5]
-
-
-def test_the_killer_alone_is_raised(client: Client) -> None:
-    with pytest.raises(WorkerCrashedError, match=re.escape("(exit_late(5, 5, 0.1))")):
-        Parallel(backend="dask", batch_size=1)(delayed(t.exit_late)(i, 5, 0.1) for i in range(8))
