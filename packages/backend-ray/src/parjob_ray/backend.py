@@ -23,7 +23,7 @@ from parjob.backend import Backend, RunSettings, drop_queued, settle
 from parjob.errors import function_name
 from parjob.references import load_batch
 from parjob.tasks import Batch, BatchResult
-from parjob_ray import cluster
+from parjob_ray import cluster, placement
 from parjob_ray.objects import ObjectStoreArgs
 
 if TYPE_CHECKING:
@@ -47,16 +47,23 @@ REMOTE_ARGS = frozenset(
 
 
 def run_batch(data: bytes, *values: Any) -> BatchResult:
-    """The Ray task: unpickle one batch (stored objects resolved by Ray), run it."""
+    """Unpickle one batch (stored objects resolved by Ray), run it."""
     return load_batch(data, values)()
 
 
+def run_batch_on_node(data: bytes, *values: Any) -> tuple[BatchResult, str]:
+    """The Ray task: :func:`run_batch`, and the node it ran on (see ``placement``)."""
+    return run_batch(data, *values), placement.node_id()
+
+
 class RayWork(NamedTuple):
-    """A batch ready for Ray: its pickle, the object refs it refers to, a task name."""
+    """A batch ready for Ray: its pickle, the object refs it refers to, a task name, and
+    (for a retry) the node Ray should prefer."""
 
     data: bytes
     refs: tuple[ObjectRef, ...]
     name: str
+    node: str | None = None
 
     def __call__(self) -> BatchResult:  # the contract's Work: runnable in the caller too
         import ray
@@ -72,7 +79,7 @@ def _remote() -> Any:
     if _remote_function is None:
         import ray
 
-        _remote_function = ray.remote(run_batch)
+        _remote_function = ray.remote(run_batch_on_node)
     return _remote_function
 
 
@@ -126,6 +133,7 @@ class RayBackend(Backend):
         self._objects = ObjectStoreArgs(None, None)
         self._nested = False  # inside a Ray task: wait in Ray, so the task's CPU is released
         self._timeout: float | None = None
+        self._nodes = placement.Nodes()
 
     # -- sizing ----------------------------------------------------------------------
     def capacity(self) -> int:
@@ -166,6 +174,23 @@ class RayBackend(Backend):
     def submit(self, work: RayWork) -> ConcurrentFuture[BatchResult]:  # type: ignore[override]
         return self.submit_many([work])[0]
 
+    @property
+    def can_avoid_workers(self) -> bool:  # type: ignore[override]
+        """True on two live nodes or more, unless ``scheduling_strategy`` places the tasks."""
+        if "scheduling_strategy" in self.ray_remote_args:
+            return False
+        cluster.connect(self.address)
+        return len(placement.live_nodes()) > 1
+
+    def submit_avoiding(  # type: ignore[override]
+        self, work: RayWork, workers: frozenset[str]
+    ) -> ConcurrentFuture[BatchResult]:
+        """A retry: preferably on a node other than those of ``workers`` (see
+        ``parjob_ray.placement``); as ``submit`` where ``scheduling_strategy`` is set."""
+        if "scheduling_strategy" not in self.ray_remote_args:
+            work = work._replace(node=self._nodes.elsewhere(workers))
+        return self.submit_many([work])[0]
+
     def submit_many(  # type: ignore[override]
         self, works: list[RayWork]
     ) -> list[ConcurrentFuture[BatchResult]]:
@@ -184,7 +209,7 @@ class RayBackend(Backend):
         launched = []
         while self._pending and (self._cap is None or len(self._active) < self._cap):
             work, future = self._pending.popleft()
-            options = {**self.ray_remote_args, "name": work.name}
+            options = placement.preferring(work.node, {**self.ray_remote_args, "name": work.name})
             try:
                 ref = remote.options(**options).remote(work.data, *work.refs)
             except Exception as exc:  # e.g. Ray shut down: fail the batch, never hang
@@ -209,7 +234,7 @@ class RayBackend(Backend):
             launched = self._launch_pending()
         self._watch(launched)
         if future is not None:
-            _relay(future, done.result)
+            _relay(future, done.result, self._nodes)
 
     def _wait_in_ray(self) -> None:
         """Inside a Ray task: wait for this wave in ``ray.wait``, where Ray lends the task's
@@ -232,7 +257,7 @@ class RayBackend(Backend):
                     future = self._active.pop(ref, None)
                     self._launch_pending()  # collected by this loop, not watched
                 if future is not None:
-                    _relay(future, lambda ref=ref: ray.get(ref))
+                    _relay(future, lambda ref=ref: ray.get(ref), self._nodes)
 
     def cancel(self, future: ConcurrentFuture[BatchResult]) -> bool:  # type: ignore[override]
         """One late batch: not started, it is dropped; running, Ray kills its worker
@@ -352,14 +377,16 @@ def _demand(args: dict[str, Any]) -> dict[str, float]:
     return demand
 
 
-def _relay(future: ConcurrentFuture[BatchResult], get: Any) -> None:
-    """Put the outcome of a batch's task into ``future``: what the core expects to see."""
+def _relay(future: ConcurrentFuture[BatchResult], get: Any, nodes: placement.Nodes) -> None:
+    """Put the outcome of a batch's task into ``future``: what the core expects to see;
+    learn which node its worker is on."""
     from ray.exceptions import RayTaskError, TaskCancelledError
 
     outcome: Any = None
     error: BaseException | None = None
     try:
-        outcome = get()
+        outcome, node = get()
+        nodes.learn(outcome.worker, node)
     except TaskCancelledError as exc:
         error = CancelledError(f"Ray cancelled the task: {exc}")
     except RayTaskError as exc:
