@@ -14,20 +14,17 @@ import dataclasses
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import CancelledError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from parjob import config, crashes, references
+from parjob import references
 from parjob.backend import Backend, RunSettings, drop_queued, settle
 from parjob.cpu import cpu_count
-from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
 from parjob.validation import parse_nbytes
-from parjob_dask import cluster, placement, scatter, sharing, workers
+from parjob_dask import cluster, failures, placement, scatter, sharing, workers
 from parjob_dask.cluster import isolated
-from parjob_dask.scatter import EMPTY
+from parjob_dask.scatter import EMPTY, block_of
 from parjob_dask.suspects import Suspects
 
 if TYPE_CHECKING:  # distributed is imported when a backend is created, not with this module
@@ -121,7 +118,7 @@ class DaskBackend(Backend):
         self._scatter = scatter
         #: the ``parallel_config`` block whose parameters carry this scatter list (its
         #: data is scattered once for the block), else None (once for this instance)
-        self._block = _block_of(scatter)
+        self._block = block_of(scatter)
         self.scatter_threshold = parse_nbytes(scatter_threshold)
         self._options: dict[str, Any] = {"retries": retries, "priority": priority}
         if resources:
@@ -157,7 +154,7 @@ class DaskBackend(Backend):
         start an embedded cluster from dask's event loop)."""
         client = self._client
         if client is None or client.status in ("closing", "closed"):
-            raise _client_closed(client)
+            raise failures.client_closed(client)
         return client
 
     def capacity(self) -> int:
@@ -264,7 +261,7 @@ class DaskBackend(Backend):
             if self._cap is not None:
                 room = max(min(self._cap - len(self._active), room), 0)
             self._pending.extend(zip(works[room:], futures[room:], strict=True))
-            for group in _groups(list(zip(works[:room], futures[:room], strict=True))):
+            for group in placement.groups(list(zip(works[:room], futures[:room], strict=True))):
                 self._launch(group)
         return futures
 
@@ -301,22 +298,8 @@ class DaskBackend(Backend):
         killed = False
         try:
             outcome = await client.gather(task, asynchronous=True)
-        except Exception as exc:  # the batch's TaskFailure, KilledWorker, cancelled, ...
-            if client.status in ("closing", "closed"):
-                error = _client_closed(client)
-            elif task.status == "cancelled":
-                error = CancelledError(f"dask task {task.key} was cancelled")
-            else:
-                # its traceback's frames hold the dask future: drop them, so an exception
-                # the user keeps does not keep the task on the scheduler (the worker-side
-                # traceback travels as text in the TaskFailure)
-                error = exc.with_traceback(None)
-                error.__context__ = None
-                if type(exc).__name__ == "KilledWorker":  # every worker it was on died
-                    killed = True
-                    crashes.blame(error, f"was lost: {_last_line(str(exc))}")
-        except BaseException as exc:  # e.g. asyncio's CancelledError when the loop stops
-            error = CancelledError(f"dask task {task.key}: {type(exc).__name__}: {exc}")
+        except BaseException as exc:  # the batch's TaskFailure, KilledWorker, cancelled, ...
+            error, killed = failures.failure(client, task, exc)
         with self._lock:
             self._active.discard(task)
             # a batch lost with KilledWorker may only have been queued behind the culprit:
@@ -334,7 +317,7 @@ class DaskBackend(Backend):
                     self._launch([waiting])
                 except Exception as exc:  # e.g. the client closed: fail it, never hang
                     closed = client.status in ("closing", "closed")
-                    settle(waiting[1], None, _client_closed(client) if closed else exc)
+                    settle(waiting[1], None, failures.client_closed(client) if closed else exc)
         if not held:
             settle(future, outcome, error)
 
@@ -398,50 +381,6 @@ class DaskBackend(Backend):
         return f"<DaskBackend {where}>"
 
 
-def _block_of(objects: Any) -> Any:
-    """The active block's backend parameters, if they carry ``objects`` as ``scatter``.
-
-    One dict per ``parallel_config(..., scatter=...)`` block, shared by the blocks nested in
-    it that name no backend: the identity of "this block" for the scatter cache.
-    """
-    if objects is None:
-        return None
-    params = config.current().get("backend_params")
-    return params if params is not None and params.get("scatter") is objects else None
-
-
 def _short(obj: Any, limit: int = 80) -> str:
     text = repr(obj)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _client_closed(client: Client | None) -> BackendError:
-    name = f" {cluster.describe(client)}" if client is not None else ""
-    return BackendError(
-        f"the dask client{name} was closed while the call was running; "
-        "its batches were lost with it (this is not a worker crash)"
-    )
-
-
-#: batches sent in one client.map stay under this many pickled bytes together: dask warns
-#: about (and slows down on) large graphs
-_GROUP_BYTES = 4 * 1024**2
-
-
-def _groups(items: list[tuple[DaskWork, Any]]) -> Iterator[list[tuple[DaskWork, Any]]]:
-    """``items`` in consecutive groups of at most ``_GROUP_BYTES`` (a larger one alone)."""
-    group: list[tuple[DaskWork, Any]] = []
-    size = 0
-    for item in items:
-        if group and size + len(item[0].data) > _GROUP_BYTES:
-            yield group
-            group, size = [], 0
-        group.append(item)
-        size += len(item[0].data)
-    if group:
-        yield group
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0][:300] if lines else ""

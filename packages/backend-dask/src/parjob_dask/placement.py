@@ -1,4 +1,5 @@
-"""Where a retry runs: on a dask worker other than those its task failed on.
+"""How batches go to dask: in groups (one ``client.map`` each), and a retry to a worker
+other than those its task failed on.
 
 parjob names workers by process (``parjob.workerid``: ``"host:pid:thread"``); dask by
 address. Each worker tells its process id when asked (``client.run``, only when a retry
@@ -9,7 +10,7 @@ and runs it anywhere when none of them is left, so a retry never waits for a wor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from parjob.workerid import process_id, process_of
@@ -49,3 +50,22 @@ def options(placed: tuple[str, ...], base: Mapping[str, Any]) -> dict[str, Any]:
 def worker_count(client: Client) -> int:
     """Worker processes now in the cluster."""
     return len(isolated(client.nthreads))
+
+
+#: batches sent in one client.map stay under this many pickled bytes together: dask warns
+#: about (and slows down on) large graphs
+_GROUP_BYTES = 4 * 1024**2
+
+
+def groups(items: list[tuple[Any, Any]]) -> Iterator[list[tuple[Any, Any]]]:
+    """``items`` in consecutive groups of at most ``_GROUP_BYTES`` (a larger one alone)."""
+    group: list[tuple[Any, Any]] = []
+    size = 0
+    for item in items:
+        if group and size + len(item[0].data) > _GROUP_BYTES:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += len(item[0].data)
+    if group:
+        yield group
