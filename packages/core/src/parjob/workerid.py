@@ -17,9 +17,10 @@ def worker_id() -> str:
     return f"{_host}:{os.getpid()}:{threading.get_native_id()}"
 
 
-def process_id() -> str:
-    """This process's part of its workers' ids: ``"host:pid"``."""
-    return f"{_host}:{os.getpid()}"
+def process_id(pid: int | None = None) -> str:
+    """The part of its workers' ids that names this process (or the process ``pid`` on
+    this machine): ``"host:pid"``."""
+    return f"{_host}:{os.getpid() if pid is None else pid}"
 
 
 def process_of(worker: str) -> str:
