@@ -159,7 +159,7 @@ class Outcomes:
 
     # -- internals -----------------------------------------------------------------------
     def _failed_on(self, index: int, worker: str | None) -> None:
-        if worker:
+        if worker and self.policy.retries:  # (only a retry has anything to avoid)
             self.failed_on[index] = self.failed_on.get(index, _NOWHERE) | {worker}
 
     def _split(self, batch: Batch, now: float) -> list[tuple[float, Batch]]:
