@@ -318,6 +318,7 @@ class DaskBackend(Backend):
                 except Exception as exc:  # e.g. the client closed: fail it, never hang
                     closed = client.status in ("closing", "closed")
                     settle(waiting[1], None, failures.client_closed(client) if closed else exc)
+                    self._suspects.ended(waiting[1])
         if not held:
             settle(future, outcome, error)
 
