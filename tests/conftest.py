@@ -36,6 +36,10 @@ def dask_cluster() -> Iterator[Any]:
             silence_logs=logging.CRITICAL,
             resources={"slot": 1},
         )
+    # a LocalCluster closes a worker's nanny for good when, 15 s after the worker was
+    # lost, no worker of that name is back: on a busy machine, one restarting after the
+    # next of several deaths in a row (the crash tests kill a few) is not
+    dask.config.set({"distributed.deploy.lost-worker-timeout": "600s"})
     client = Client(cluster)  # the default client
     try:
         yield cluster

@@ -101,3 +101,12 @@ def nested_call(backend: str, n_jobs: int) -> dict[str, Any]:
         "results": results,
         "warnings": [str(w.message) for w in caught],
     }
+
+
+def exit_late(x: int, bad: int, seconds: float) -> int:
+    """Sleep, then ``x``, or the worker process ends (``os._exit(3)``) when ``x == bad``:
+    the other tasks queue behind it on its worker."""
+    time.sleep(seconds)
+    if x == bad:
+        os._exit(3)
+    return x

@@ -300,10 +300,11 @@ def test_batches_dispatched_together_reach_the_scheduler_in_one_graph_update(
 
 
 def test_large_batches_are_sent_in_groups_under_dask_s_graph_size_warning() -> None:
-    from parjob_dask.backend import _GROUP_BYTES, DaskWork, _groups
+    from parjob_dask.backend import DaskWork
+    from parjob_dask.placement import _GROUP_BYTES, groups
 
     works = [(DaskWork(b"x" * size, (), "f"), None) for size in (10, 10, _GROUP_BYTES, 10)]
-    assert [len(group) for group in _groups(works)] == [2, 1, 1]
+    assert [len(group) for group in groups(works)] == [2, 1, 1]
 
 
 def test_timeout_clock_does_not_run_while_batches_wait_for_a_worker_thread() -> None:

@@ -5,6 +5,10 @@ from parjob.testing import BackendConformance
 
 class TestDaskConformance(BackendConformance):
     backend = "dask"
+    # the crash test kills workers (a batch that kills workers is blamed after two rounds
+    # of two deaths); on a busy machine their nannies take more than the default 10 s to
+    # bring one back for the next call
+    backend_params = {"wait_for_workers_timeout": 120}
 
 
 class TestDaskConformanceNoAutoScatter(BackendConformance):

@@ -82,3 +82,8 @@ def test_parjob_never_shuts_down_a_ray_it_did_not_start(checks: dict) -> None:
 @pytest.mark.slow
 def test_ray_address_from_the_environment_is_used(checks: dict) -> None:
     assert outcome(checks, "RAY_ADDRESS is used") == "connected"
+
+
+@pytest.mark.slow
+def test_a_retry_runs_on_the_other_node(checks: dict) -> None:
+    assert outcome(checks, "retry on the other node") == "other node"

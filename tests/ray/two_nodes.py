@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -40,6 +41,16 @@ def spin(seconds: float) -> float:
     while time.perf_counter() < end:
         pass
     return seconds
+
+
+def fail_first_on_node(path: str) -> str:
+    """Fails on its first run (writing its node to ``path``); then returns its node."""
+    node = ray.get_runtime_context().get_node_id()
+    if not os.path.exists(path):
+        with open(path, "w") as handle:
+            handle.write(node)
+        raise ValueError("the first run fails")
+    return node
 
 
 def report(name: str, check: Callable[[], str]) -> None:
@@ -104,6 +115,19 @@ def main() -> None:
                 assert Parallel()(delayed(fail_on)(i, -1) for i in range(4)) == [0, 1, 2, 3]
             return "cancelled"
 
+        def retry_on_the_other_node() -> str:
+            folder = tempfile.mkdtemp()
+            with parallel_config("ray"):
+                assert Parallel().backend.can_avoid_workers
+                for k in range(3):  # Ray alone may put it on either node
+                    path = os.path.join(folder, f"first-{k}")
+                    (second,) = Parallel(retries=1)([delayed(fail_first_on_node)(path)])
+                    with open(path) as handle:
+                        first = handle.read()
+                    assert second != first, f"run {k}: both runs on node {first}"
+            return "other node"
+
+        report("retry on the other node", retry_on_the_other_node)
         report("large array reaches both nodes", large_array_on_both_nodes)
         report("error from the other node", error_from_the_other_node)
         report("timeout cancels on the other node", timeout_cancels_on_the_other_node)

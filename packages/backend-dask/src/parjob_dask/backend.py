@@ -15,20 +15,18 @@ import functools
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import CancelledError
 from concurrent.futures import Future as ConcurrentFuture
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from parjob import config, crashes, references
+from parjob import references
 from parjob.backend import Backend, RunSettings, drop_queued, settle
 from parjob.cpu import cpu_count
-from parjob.errors import BackendError
 from parjob.tasks import Batch, BatchResult
 from parjob.validation import parse_nbytes
-from parjob_dask import cluster, scatter, sharing, workers
+from parjob_dask import cluster, failures, placement, scatter, sharing, workers
 from parjob_dask.cluster import isolated
-from parjob_dask.scatter import EMPTY
+from parjob_dask.scatter import EMPTY, block_of
+from parjob_dask.suspects import Suspects
 
 if TYPE_CHECKING:  # distributed is imported when a backend is created, not with this module
     from distributed import Client, Future
@@ -44,11 +42,13 @@ def run_batch(data: bytes, values: tuple[Any, ...]) -> BatchResult:
 
 
 class DaskWork(NamedTuple):
-    """A batch ready for dask: its pickle and the futures it refers to."""
+    """A batch ready for dask: its pickle, the futures it refers to, and (for a retry) the
+    workers dask should prefer."""
 
     data: bytes
     futures: tuple[Future, ...]
     name: str
+    placed: tuple[str, ...] = ()
 
     def __call__(self) -> BatchResult:  # the contract's Work: runnable in the caller too
         return run_batch(self.data, tuple(future.result() for future in self.futures))
@@ -119,7 +119,7 @@ class DaskBackend(Backend):
         self._scatter = scatter
         #: the ``parallel_config`` block whose parameters carry this scatter list (its
         #: data is scattered once for the block), else None (once for this instance)
-        self._block = _block_of(scatter)
+        self._block = block_of(scatter)
         self.scatter_threshold = parse_nbytes(scatter_threshold)
         self._options: dict[str, Any] = {"retries": retries, "priority": priority}
         if resources:
@@ -137,6 +137,7 @@ class DaskBackend(Backend):
         self._lock = threading.Lock()
         self._active: set[Future] = set()
         self._pending: deque[tuple[DaskWork, ConcurrentFuture[BatchResult]]] = deque()
+        self._suspects = Suspects()
         self._explicit = EMPTY
         self._store: ArrayStore | None = None
         self._auto = EMPTY
@@ -154,7 +155,7 @@ class DaskBackend(Backend):
         start an embedded cluster from dask's event loop)."""
         client = self._client
         if client is None or client.status in ("closing", "closed"):
-            raise _client_closed(client)
+            raise failures.client_closed(client)
         return client
 
     def capacity(self) -> int:
@@ -241,6 +242,21 @@ class DaskBackend(Backend):
     def submit(self, work: DaskWork) -> ConcurrentFuture[BatchResult]:  # type: ignore[override]
         return self.submit_many([work])[0]
 
+    @property
+    def can_avoid_workers(self) -> bool:  # type: ignore[override]
+        """True with two workers or more, unless ``workers=`` places every batch."""
+        return "workers" not in self._options and placement.worker_count(self.client) > 1
+
+    def submit_avoiding(  # type: ignore[override]
+        self, work: DaskWork, workers: frozenset[str]
+    ) -> ConcurrentFuture[BatchResult]:
+        """A retry: to the workers whose process is not in ``workers``, preferably (dask
+        runs it on any worker when none of them is left). Where ``workers=`` was given,
+        the batch goes where that says."""
+        if "workers" not in self._options:
+            work = work._replace(placed=placement.elsewhere(self._call_client(), workers))
+        return self.submit_many([work])[0]
+
     def submit_many(  # type: ignore[override]
         self, works: list[DaskWork]
     ) -> list[ConcurrentFuture[BatchResult]]:
@@ -250,14 +266,15 @@ class DaskBackend(Backend):
             if self._cap is not None:
                 room = max(min(self._cap - len(self._active), room), 0)
             self._pending.extend(zip(works[room:], futures[room:], strict=True))
-            for group in _groups(list(zip(works[:room], futures[:room], strict=True))):
+            for group in placement.groups(list(zip(works[:room], futures[:room], strict=True))):
                 self._launch(group)
         return futures
 
     def _launch(self, items: list[tuple[DaskWork, ConcurrentFuture[BatchResult]]]) -> None:
         # one client.map for several batches: one graph update on the scheduler, not one
         # per batch
-        options: dict[str, Any] = dict(self._options)
+        placed = items[0][0].placed if len(items) == 1 else ()
+        options = placement.options(placed, self._options)
         options["pure"] = self.pure
         if not self.pure:
             options["key"] = [f"parjob-{work.name}-{uuid.uuid4().hex}" for work, _ in items]
@@ -268,44 +285,47 @@ class DaskBackend(Backend):
         # context (and so the block's scatter list) alive in what it starts from there,
         # such as a connection to a worker opened to fetch a result: isolated()
         tasks = isolated(client.map, run_batch, datas, values, **options)
-        for task, (_, future) in zip(tasks, items, strict=True):
+        for task, (work, future) in zip(tasks, items, strict=True):
             self._active.add(task)
             # fetch the outcome in dask's event loop as soon as the task ends: no hop
             # through dask's one callback thread and back into the loop for every batch
-            isolated(client.loop.add_callback, self._relay, client, task, future)
+            isolated(client.loop.add_callback, self._relay, client, task, work, future)
 
     async def _relay(
-        self, client: Client, task: Future, future: ConcurrentFuture[BatchResult]
+        self,
+        client: Client,
+        task: Future,
+        work: DaskWork,
+        future: ConcurrentFuture[BatchResult],
     ) -> None:
         outcome: Any = None
         error: BaseException | None = None
+        killed = False
         try:
             outcome = await client.gather(task, asynchronous=True)
-        except Exception as exc:  # the batch's TaskFailure, KilledWorker, cancelled, ...
-            if client.status in ("closing", "closed"):
-                error = _client_closed(client)
-            elif task.status == "cancelled":
-                error = CancelledError(f"dask task {task.key} was cancelled")
-            else:
-                # its traceback's frames hold the dask future: drop them, so an exception
-                # the user keeps does not keep the task on the scheduler (the worker-side
-                # traceback travels as text in the TaskFailure)
-                error = exc.with_traceback(None)
-                error.__context__ = None
-                if type(exc).__name__ == "KilledWorker":  # every worker it ran on died
-                    crashes.blame(error, f"was lost: {_last_line(str(exc))}")
-        except BaseException as exc:  # e.g. asyncio's CancelledError when the loop stops
-            error = CancelledError(f"dask task {task.key}: {type(exc).__name__}: {exc}")
+        except BaseException as exc:  # the batch's TaskFailure, KilledWorker, cancelled, ...
+            error, killed = failures.failure(client, task, exc)
         with self._lock:
             self._active.discard(task)
-            waiting = self._pending.popleft() if self._pending else None
+            # a batch lost with KilledWorker may only have been queued behind the culprit:
+            # sent again before it is blamed (see parjob_dask.suspects)
+            # (a pure task would get its old key, and its old outcome, back)
+            held = killed and not self.pure and self._suspects.held(work, future)
+            if not killed:
+                self._suspects.ended(future)
+            # the place on the cluster goes to a suspect first, else to a waiting batch
+            waiting = self._suspects.next()
+            if waiting is None and self._pending:
+                waiting = self._pending.popleft()
             if waiting is not None:
                 try:
                     self._launch([waiting])
                 except Exception as exc:  # e.g. the client closed: fail it, never hang
                     closed = client.status in ("closing", "closed")
-                    settle(waiting[1], None, _client_closed(client) if closed else exc)
-        settle(future, outcome, error)
+                    settle(waiting[1], None, failures.client_closed(client) if closed else exc)
+                    self._suspects.ended(waiting[1])
+        if not held:
+            settle(future, outcome, error)
 
     def stop(self) -> None:
         self._release()
@@ -328,7 +348,7 @@ class DaskBackend(Backend):
         the worker in name only: it is left to end, holding its place, and the call's end
         cancels it (on parjob's own cluster, by restarting the worker; see abort)."""
         with self._lock:
-            return drop_queued(self._pending, future)
+            return drop_queued(self._pending, future) or drop_queued(self._suspects.waiting, future)
 
     def abort(self) -> None:
         """Cancel the call's dask tasks. On parjob's own cluster, running ones are stopped
@@ -352,10 +372,11 @@ class DaskBackend(Backend):
         with self._lock:
             tasks = list(self._active)
             self._active.clear()
-            pending = list(self._pending)
+            pending = [future for _, future in self._pending]
+            pending += self._suspects.clear()
             self._pending.clear()
             self._auto = EMPTY
-        for _, future in pending:
+        for future in pending:
             future.cancel()
         if tasks and self._client is not None:
             with contextlib.suppress(Exception):  # a closing client drops its futures anyway
@@ -366,50 +387,6 @@ class DaskBackend(Backend):
         return f"<DaskBackend {where}>"
 
 
-def _block_of(objects: Any) -> Any:
-    """The active block's backend parameters, if they carry ``objects`` as ``scatter``.
-
-    One dict per ``parallel_config(..., scatter=...)`` block, shared by the blocks nested in
-    it that name no backend: the identity of "this block" for the scatter cache.
-    """
-    if objects is None:
-        return None
-    params = config.current().get("backend_params")
-    return params if params is not None and params.get("scatter") is objects else None
-
-
 def _short(obj: Any, limit: int = 80) -> str:
     text = repr(obj)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _client_closed(client: Client | None) -> BackendError:
-    name = f" {cluster.describe(client)}" if client is not None else ""
-    return BackendError(
-        f"the dask client{name} was closed while the call was running; "
-        "its batches were lost with it (this is not a worker crash)"
-    )
-
-
-#: batches sent in one client.map stay under this many pickled bytes together: dask warns
-#: about (and slows down on) large graphs
-_GROUP_BYTES = 4 * 1024**2
-
-
-def _groups(items: list[tuple[DaskWork, Any]]) -> Iterator[list[tuple[DaskWork, Any]]]:
-    """``items`` in consecutive groups of at most ``_GROUP_BYTES`` (a larger one alone)."""
-    group: list[tuple[DaskWork, Any]] = []
-    size = 0
-    for item in items:
-        if group and size + len(item[0].data) > _GROUP_BYTES:
-            yield group
-            group, size = [], 0
-        group.append(item)
-        size += len(item[0].data)
-    if group:
-        yield group
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0][:300] if lines else ""

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from parjob import references
+from parjob import config, references
 from parjob.memmap import ArrayStore
 from parjob.tasks import Batch
 from parjob_dask.cluster import direct, isolated
@@ -175,3 +175,15 @@ def dumps(
     """Pickle ``batch``; objects in ``table`` become references to their futures, and
     with a ``store`` (workers on this machine) large numpy arrays become memory maps."""
     return references.dumps(batch, table.future_of if table else None, store)
+
+
+def block_of(objects: Any) -> Any:
+    """The active block's backend parameters, if they carry ``objects`` as ``scatter``.
+
+    One dict per ``parallel_config(..., scatter=...)`` block, shared by the blocks nested in
+    it that name no backend: the identity of "this block" for the scatter cache.
+    """
+    if objects is None:
+        return None
+    params = config.current().get("backend_params")
+    return params if params is not None and params.get("scatter") is objects else None

@@ -26,6 +26,7 @@ from parjob.backend import Backend, RunSettings, Work
 from parjob.cpu import cpu_count
 from parjob.memmap import ArrayStore
 from parjob.tasks import Batch, BatchResult, EncodedBatch
+from parjob.workerid import process_id
 from parjob_loky import crash
 from parjob_loky.recycling import CountedBatch, RecyclingPool
 from parjob_loky.worker import run
@@ -294,7 +295,7 @@ class ProcessBackend(Backend):
                 self._explained = error
                 ended = crashes.describe_exit(exitcode)
                 died = _worker_error(f"the worker process (pid {pid}) running it {ended}")
-                crashes.blame(died, f"(pid {pid}) {ended}")
+                crashes.blame(died, f"(pid {pid}) {ended}", worker=process_id(pid))
                 died.__cause__ = error
                 with contextlib.suppress(InvalidStateError):
                     entry.outer.set_exception(died)

@@ -23,40 +23,31 @@ from parjob.backend import Backend, RunSettings, drop_queued, settle
 from parjob.errors import function_name
 from parjob.references import load_batch
 from parjob.tasks import Batch, BatchResult
-from parjob_ray import cluster
+from parjob_ray import cluster, placement, remote_args
 from parjob_ray.objects import ObjectStoreArgs
 
 if TYPE_CHECKING:
     from ray import ObjectRef
 
-#: what ``ray_remote_args`` may set on every batch's task
-REMOTE_ARGS = frozenset(
-    {
-        "num_cpus",
-        "num_gpus",
-        "resources",
-        "memory",
-        "max_retries",
-        "retry_exceptions",
-        "runtime_env",
-        "scheduling_strategy",
-        "accelerator_type",
-        "label_selector",
-    }
-)
-
 
 def run_batch(data: bytes, *values: Any) -> BatchResult:
-    """The Ray task: unpickle one batch (stored objects resolved by Ray), run it."""
+    """Unpickle one batch (stored objects resolved by Ray), run it."""
     return load_batch(data, values)()
 
 
+def run_batch_on_node(data: bytes, *values: Any) -> tuple[BatchResult, str]:
+    """The Ray task: :func:`run_batch`, and the node it ran on (see ``placement``)."""
+    return run_batch(data, *values), placement.node_id()
+
+
 class RayWork(NamedTuple):
-    """A batch ready for Ray: its pickle, the object refs it refers to, a task name."""
+    """A batch ready for Ray: its pickle, the object refs it refers to, a task name, and
+    (for a retry) the node Ray should prefer."""
 
     data: bytes
     refs: tuple[ObjectRef, ...]
     name: str
+    node: str | None = None
 
     def __call__(self) -> BatchResult:  # the contract's Work: runnable in the caller too
         import ray
@@ -72,7 +63,7 @@ def _remote() -> Any:
     if _remote_function is None:
         import ray
 
-        _remote_function = ray.remote(run_batch)
+        _remote_function = ray.remote(run_batch_on_node)
     return _remote_function
 
 
@@ -116,7 +107,7 @@ class RayBackend(Backend):
         if scatter is not None and not isinstance(scatter, (list, tuple)):
             raise TypeError(f"scatter must be a list or tuple of objects, got {scatter!r}")
         self.address = address
-        self.ray_remote_args = _checked_remote_args(ray_remote_args)
+        self.ray_remote_args = remote_args.checked(ray_remote_args)
         self._scatter = scatter
         self._lock = threading.Lock()
         self._active: dict[ObjectRef, ConcurrentFuture[BatchResult]] = {}
@@ -126,6 +117,7 @@ class RayBackend(Backend):
         self._objects = ObjectStoreArgs(None, None)
         self._nested = False  # inside a Ray task: wait in Ray, so the task's CPU is released
         self._timeout: float | None = None
+        self._nodes = placement.Nodes()
 
     # -- sizing ----------------------------------------------------------------------
     def capacity(self) -> int:
@@ -134,7 +126,7 @@ class RayBackend(Backend):
         total = cluster.total_resources()
         slots = [
             math.floor(total.get(resource, 0.0) / amount + 1e-9)
-            for resource, amount in _demand(self.ray_remote_args).items()
+            for resource, amount in remote_args.demand(self.ray_remote_args).items()
             if amount > 0
         ]
         return max(min(slots, default=1), 1)
@@ -149,7 +141,7 @@ class RayBackend(Backend):
     def cpu_share(self, n_jobs: int) -> int:
         """The CPUs Ray reserves for each batch's task (``num_cpus``, 1 unless told): a
         node runs as many tasks at once as it has CPUs for."""
-        return max(int(_demand(self.ray_remote_args)["CPU"]), 1)
+        return max(int(remote_args.demand(self.ray_remote_args)["CPU"]), 1)
 
     def startup_note(self) -> str | None:
         return cluster.startup_note(self.address)
@@ -171,6 +163,23 @@ class RayBackend(Backend):
     def submit(self, work: RayWork) -> ConcurrentFuture[BatchResult]:  # type: ignore[override]
         return self.submit_many([work])[0]
 
+    @property
+    def can_avoid_workers(self) -> bool:  # type: ignore[override]
+        """True on two live nodes or more, unless ``scheduling_strategy`` places the tasks."""
+        if "scheduling_strategy" in self.ray_remote_args:
+            return False
+        cluster.connect(self.address)
+        return len(placement.live_nodes()) > 1
+
+    def submit_avoiding(  # type: ignore[override]
+        self, work: RayWork, workers: frozenset[str]
+    ) -> ConcurrentFuture[BatchResult]:
+        """A retry: preferably on a node other than those of ``workers`` (see
+        ``parjob_ray.placement``); as ``submit`` where ``scheduling_strategy`` is set."""
+        if "scheduling_strategy" not in self.ray_remote_args:
+            work = work._replace(node=self._nodes.elsewhere(workers))
+        return self.submit_many([work])[0]
+
     def submit_many(  # type: ignore[override]
         self, works: list[RayWork]
     ) -> list[ConcurrentFuture[BatchResult]]:
@@ -189,7 +198,7 @@ class RayBackend(Backend):
         launched = []
         while self._pending and (self._cap is None or len(self._active) < self._cap):
             work, future = self._pending.popleft()
-            options = {**self.ray_remote_args, "name": work.name}
+            options = placement.preferring(work.node, {**self.ray_remote_args, "name": work.name})
             try:
                 ref = remote.options(**options).remote(work.data, *work.refs)
             except Exception as exc:  # e.g. Ray shut down: fail the batch, never hang
@@ -214,7 +223,7 @@ class RayBackend(Backend):
             launched = self._launch_pending()
         self._watch(launched)
         if future is not None:
-            _relay(future, done.result)
+            _relay(future, done.result, self._nodes)
 
     def _wait_in_ray(self) -> None:
         """Inside a Ray task: wait for this wave in ``ray.wait``, where Ray lends the task's
@@ -237,7 +246,7 @@ class RayBackend(Backend):
                     future = self._active.pop(ref, None)
                     self._launch_pending()  # collected by this loop, not watched
                 if future is not None:
-                    _relay(future, lambda ref=ref: ray.get(ref))
+                    _relay(future, lambda ref=ref: ray.get(ref), self._nodes)
 
     def cancel(self, future: ConcurrentFuture[BatchResult]) -> bool:  # type: ignore[override]
         """One late batch: not started, it is dropped; running, Ray kills its worker
@@ -311,60 +320,16 @@ def _cancel(refs: list[ObjectRef]) -> None:
             return
 
 
-def _checked_remote_args(args: dict[str, Any] | None) -> dict[str, Any]:
-    if args is None:
-        return {}
-    if not isinstance(args, dict):
-        raise TypeError(f"ray_remote_args must be a dict of Ray task options, got {args!r}")
-    unknown = sorted(set(args) - REMOTE_ARGS)
-    if unknown:
-        raise ValueError(
-            f"ray_remote_args does not take {', '.join(map(repr, unknown))}; accepted: "
-            f"{', '.join(sorted(REMOTE_ARGS))}"
-        )
-    for key in ("num_cpus", "num_gpus", "memory"):
-        value = args.get(key)
-        if value is not None and (isinstance(value, bool) or not _is_number(value) or value < 0):
-            raise ValueError(f"ray_remote_args[{key!r}] must be a number >= 0, got {value!r}")
-    resources = args.get("resources")
-    if resources is not None and not (
-        isinstance(resources, dict) and all(_is_number(v) and v >= 0 for v in resources.values())
-    ):
-        raise ValueError(
-            f"ray_remote_args['resources'] must map resource names to amounts, got {resources!r}"
-        )
-    demand = _demand(args)
-    if not any(amount > 0 for amount in demand.values()):
-        raise ValueError(
-            f"ray_remote_args {args!r} asks for no CPU, GPU or other resource: n_jobs=-1 "
-            "could not size from it; ask for some (e.g. num_cpus=0.5)"
-        )
-    return dict(args)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _demand(args: dict[str, Any]) -> dict[str, float]:
-    """Resources one batch's task asks for (a Ray task takes one CPU unless told)."""
-    num_cpus = args.get("num_cpus")
-    demand = {"CPU": 1.0 if num_cpus is None else float(num_cpus)}
-    if args.get("num_gpus"):
-        demand["GPU"] = float(args["num_gpus"])
-    for name, amount in (args.get("resources") or {}).items():
-        demand[name] = float(amount)
-    return demand
-
-
-def _relay(future: ConcurrentFuture[BatchResult], get: Any) -> None:
-    """Put the outcome of a batch's task into ``future``: what the core expects to see."""
+def _relay(future: ConcurrentFuture[BatchResult], get: Any, nodes: placement.Nodes) -> None:
+    """Put the outcome of a batch's task into ``future``: what the core expects to see;
+    learn which node its worker is on."""
     from ray.exceptions import RayTaskError, TaskCancelledError
 
     outcome: Any = None
     error: BaseException | None = None
     try:
-        outcome = get()
+        outcome, node = get()
+        nodes.learn(outcome.worker, node)
     except TaskCancelledError as exc:
         error = CancelledError(f"Ray cancelled the task: {exc}")
     except RayTaskError as exc:

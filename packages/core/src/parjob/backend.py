@@ -74,6 +74,11 @@ class Backend:
     #: many tasks is replaced by a fresh one. The core then keeps each batch within that
     #: many tasks; a call that sets it on a backend without this flag is refused.
     recycles_workers: ClassVar[bool] = False
+    #: :meth:`submit_avoiding` can now keep a batch off the workers it names, so that a
+    #: retry runs elsewhere: the backend chooses where work runs, and has more than one
+    #: place to run it. A cluster backend makes it a property (one worker, or one node,
+    #: leaves nothing to avoid).
+    can_avoid_workers: ClassVar[bool] = False
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Backend:
         self = super().__new__(cls)
@@ -142,6 +147,19 @@ class Backend:
     def submit(self, work: Work) -> Future[BatchResult]:
         """Schedule ``work()`` and return a Future of its result."""
         raise NotImplementedError
+
+    def submit_avoiding(self, work: Work, workers: frozenset[str]) -> Future[BatchResult]:
+        """Schedule ``work()`` as :meth:`submit` does, on a worker not in ``workers`` where
+        there is one: the core sends a retry this way, naming where the task failed.
+
+        Optional; the default just submits (the backend cannot choose). ``workers`` are
+        worker ids as ``BatchResult.worker`` gives them (``parjob.workerid``); a backend that
+        places work by process or by machine compares that part of them, and ignores ids
+        it does not know (a worker gone). Never wait for another worker to join: when every
+        worker is in ``workers``, run the batch anywhere. Override it together with
+        :attr:`can_avoid_workers`.
+        """
+        return self.submit(work)
 
     def submit_many(self, works: list[Work]) -> list[Future[BatchResult]]:
         """Schedule several batches at once, in order: the first wave, or the tail.

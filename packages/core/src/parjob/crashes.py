@@ -9,6 +9,9 @@ lost. It may say more, by marking that error (the marks travel on the exception 
   process pool, a cancelled neighbour); it did nothing wrong and is sent again as it is.
 
 An unmarked error counts as a crash of the batch's tasks, as a blamed one does.
+:func:`blame` may also name the worker that died (a ``parjob.workerid`` id, or its
+``"host:pid"`` part): the error the core raises carries it as ``worker``, and a retry is
+sent away from it where the backend can choose (``Backend.submit_avoiding``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 _BLAMED = "_parjob_worker_died"
 _SPARED = "_parjob_lost_with_others"
+_WORKER = "_parjob_dead_worker"
 
 _SIGNAL_HINTS = {
     "SIGKILL": " (by the system, e.g. when it ran out of memory, or by a user)",
@@ -29,9 +33,14 @@ _SIGNAL_HINTS = {
 }
 
 
-def blame(error: BaseException, how: str) -> BaseException:
-    """Mark ``error``: the worker running this batch died, as ``how`` says; returns it."""
+def blame(error: BaseException, how: str, worker: str | None = None) -> BaseException:
+    """Mark ``error``: the worker running this batch died, as ``how`` says; returns it.
+
+    ``worker``: which worker it was, where the backend knows.
+    """
     setattr(error, _BLAMED, how)
+    if worker is not None:
+        setattr(error, _WORKER, worker)
     return error
 
 
@@ -45,6 +54,11 @@ def spare(error: BaseException) -> BaseException:
 def how_it_died(error: BaseException) -> str | None:
     """What :func:`blame` said about ``error``, or None."""
     return getattr(error, _BLAMED, None)
+
+
+def dead_worker(error: BaseException) -> str | None:
+    """The worker :func:`blame` named, or None."""
+    return getattr(error, _WORKER, None)
 
 
 def was_spared(error: BaseException) -> bool:

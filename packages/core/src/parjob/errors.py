@@ -46,6 +46,10 @@ class ResultSerializationError(SerializationError, TypeError):
 class WorkerCrashedError(RuntimeError):
     """A worker died (killed, segfault, out of memory) while it was running tasks."""
 
+    #: which worker died (a ``parjob.workerid`` id, or its ``"host:pid"`` part), where the
+    #: backend could tell; else None
+    worker: str | None = None
+
 
 class BackendError(RuntimeError):
     """The backend itself cannot go on (e.g. its cluster client was closed during the call).

@@ -6,7 +6,9 @@ keeps going past a failing task and returns the failure in that task's slot
 after the policy's delay), a :class:`~parjob.errors.TaskError` in the results
 (``"collect"``), a gap (``"skip"``), or the call's error (``"raise"``). A batch lost with
 its worker, or past its timeout, is split into one-task batches first, so the task at
-fault is found and named; then it counts as that task's crash (or timeout).
+fault is found and named; then it counts as that task's crash (or timeout). A task is
+sent again away from the workers it failed or died on, where the backend can choose
+(``Backend.submit_avoiding``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class Outcomes:
         #: per input position: runs whose worker died
         self.crashed: dict[int, int] = {}
         self.resent: dict[int, int] = {}
+        #: per input position: the workers it failed or died on, for its retries to avoid
+        self.failed_on: dict[int, frozenset[str]] = {}
         self.skipped = 0
         self.first_skipped: TaskError | None = None
 
@@ -66,8 +70,9 @@ class Outcomes:
         return made
 
     # -- a batch came back ---------------------------------------------------------------
-    def settle(self, batch: Batch, results: list[Any]) -> Settled:
-        """``results`` (some slots holding a ``TaskFailure``) as parts and retries.
+    def settle(self, batch: Batch, results: list[Any], outcome: Any = ()) -> Settled:
+        """``results`` (some slots holding a ``TaskFailure``) as parts and retries; the
+        batch's ``outcome`` (a ``BatchResult``) says which worker ran it.
 
         Only the slots the batch names as failed (:class:`parjob.capture.WithFailures`)
         are looked at; a collected failure takes its slot in ``results``.
@@ -76,6 +81,7 @@ class Outcomes:
         if not failed:
             return Settled([(batch.start, results)], [])
         collect = self.policy.on_error == "collect"
+        worker = outcome[2] if len(outcome) > 2 else ""
         again: list[tuple[float, Batch]] = []
         holes: list[int] = []  # offsets that leave the results (skipped, or sent again)
         for offset in failed:
@@ -83,6 +89,7 @@ class Outcomes:
             index = batch.start + offset
             task = _task(batch, offset)
             record = TaskError.of(value, 0)  # its exception is read only where needed
+            self._failed_on(index, worker)
             when = self._decide(record, task, crash=False)
             if when is not None:
                 again.append((when, self.batch(index, [task])))
@@ -115,6 +122,8 @@ class Outcomes:
             f"{described}: the worker running it {how}" if how else f"{described}: {named}"
         )
         crashed.__cause__ = error
+        crashed.worker = crashes.dead_worker(error)
+        self._failed_on(batch.start, crashed.worker)
         return self._one(batch, name, crashed, task, crash=True)
 
     def late(self, batch: Batch, timeout: float) -> Settled:
@@ -141,7 +150,17 @@ class Outcomes:
             f"{type(exc).__name__}: {exc}"
         )
 
+    def avoided(self, batch: Batch) -> frozenset[str]:
+        """The workers a batch of one task should not run on: where that task failed."""
+        if len(batch) != 1 or not self.failed_on:
+            return _NOWHERE
+        return self.failed_on.get(batch.start, _NOWHERE)
+
     # -- internals -----------------------------------------------------------------------
+    def _failed_on(self, index: int, worker: str | None) -> None:
+        if worker and self.policy.retries:  # (only a retry has anything to avoid)
+            self.failed_on[index] = self.failed_on.get(index, _NOWHERE) | {worker}
+
     def _split(self, batch: Batch, now: float) -> list[tuple[float, Batch]]:
         """Each task of ``batch`` alone, to find the one at fault (not counted as a retry)."""
         return [(now, self.batch(batch.start + k, [task])) for k, task in enumerate(batch.tasks)]
@@ -202,6 +221,9 @@ def _runs_between(start: int, results: list[Any], holes: list[int]) -> list[tupl
             parts.append((start + begin, results[begin:hole]))
         begin = hole + 1
     return parts
+
+
+_NOWHERE: frozenset[str] = frozenset()
 
 
 def _task(batch: Batch, offset: int) -> Any:

@@ -188,8 +188,9 @@ class Run:
             leftover = self._encoded(heapq.heappop(self.leftovers)[1])
             if self.outcomes is None:
                 outbox.append(leftover)
-            else:  # a retry or a split batch goes alone: a backend that runs the batches
-                self._send([leftover])  # sent together as one job fails them together
+            else:  # a retry or a split batch goes alone (a backend that runs the batches sent
+                # together as one job fails them together), away from where its task failed
+                self._send([leftover], self.outcomes.avoided(leftover[0]))
             return
         feed = self.feed
         if self.lookahead and feed.total is None:
@@ -240,9 +241,12 @@ class Run:
         except Exception as exc:
             raise explain(batch, exc) from exc
 
-    def _send(self, outbox: list[tuple[Batch, Any]]) -> None:
+    def _send(self, outbox: list[tuple[Batch, Any]], avoid: frozenset[str] = frozenset()) -> None:
         backend = self.backend
-        futures = backend.submit_many([work for _, work in outbox])
+        works = [work for _, work in outbox]
+        futures = (
+            [backend.submit_avoiding(works[0], avoid)] if avoid else backend.submit_many(works)
+        )
         now = time.monotonic()
         release = backend.serializes and self.outcomes is None
         sent, inflight, finished = self.progress.sent, self.inflight, self.finished.put
@@ -283,7 +287,7 @@ class Run:
         if len(results) != len(batch):
             self._hand_back(batch, len(results))
         if self.outcomes is not None:
-            parts = self._settled(batch, self.outcomes.settle(batch, results), outcome)
+            parts = self._settled(batch, self.outcomes.settle(batch, results, outcome), outcome)
             batch.release()
             return parts
         if batch.budget is not None:

@@ -30,6 +30,18 @@ def fail_until(path: str, failures: int) -> int:
     return runs
 
 
+def fail_first_run(path: str) -> str:
+    """Raise ``ValueError`` on the first run, writing its worker's id to ``path``; after
+    that, return the worker's id: where a retry ran."""
+    from parjob.workerid import worker_id
+
+    if not os.path.exists(path):
+        with open(path, "w") as handle:
+            handle.write(worker_id())
+        raise ValueError("the first run fails")
+    return worker_id()
+
+
 def exit_on(x: int, bad: int) -> int:
     """``x``, or the worker process ends at once (``os._exit(3)``) when ``x == bad``."""
     if x == bad:
@@ -95,6 +107,14 @@ class FailurePolicyConformance:
         with pytest.raises(ValueError, match="flaky failure 1"):
             Parallel(retries=3, retry_on=KeyError)([delayed(fail_until)(path, 1)])
         assert Path(path).read_text() == "x"
+
+    def test_a_retry_runs_on_another_worker(self, configured: None, tmp_path: Path) -> None:
+        # where the backend can choose (can_avoid_workers: it places work, and has more
+        # than one place), the retry runs elsewhere; else wherever the backend puts it
+        path = tmp_path / "first-worker"
+        (second,) = Parallel(retries=1)([delayed(fail_first_run)(str(path))])
+        if self.capabilities().can_avoid_workers:
+            assert second != path.read_text()
 
     def test_a_dead_worker_is_named_and_collected(self, configured: None) -> None:
         backend = self.capabilities()

@@ -15,3 +15,15 @@ def worker_id() -> str:
     Cheap enough to call once per batch (a forked process gets its own pid at once).
     """
     return f"{_host}:{os.getpid()}:{threading.get_native_id()}"
+
+
+def process_id(pid: int | None = None) -> str:
+    """The part of its workers' ids that names this process (or the process ``pid`` on
+    this machine): ``"host:pid"``."""
+    return f"{_host}:{os.getpid() if pid is None else pid}"
+
+
+def process_of(worker: str) -> str:
+    """The ``"host:pid"`` part of a worker id (an id without its thread part stays as it is):
+    what a backend that places work by process compares."""
+    return ":".join(worker.split(":", 2)[:2])
