@@ -73,7 +73,7 @@ class Entered:
 
     def __init__(self, context: CallContext, portable: bool) -> None:
         self.seed: int | None = context.seed
-        if self.seed is not None:
+        if self.seed is not None and portable:  # (thread workers leave the globals alone)
             seeds.prepare()
         self._tokens: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any]]] = []
         self._libraries: list[Any] = []

@@ -78,7 +78,8 @@ def for_call(backend: Backend, n_jobs: int, explicit: int | None) -> Budget | No
     share = explicit if explicit is not None else backend.cpu_share(n_jobs)
     if share is None:
         return None
-    env = _user_env() if backend.local else None
+    # (thread workers share this process and its environment: nothing to carry)
+    env = _user_env() if backend.local and not backend.uses_threads else None
     return Budget(share, explicit is not None, here(), env)
 
 
