@@ -44,7 +44,7 @@ def run_keeping_failures(
                 del exc
         return failed
     deadline = time.perf_counter() + batch.budget if batch.budget is not None else None
-    begin = seeds.begin_task if portable else seeds.name_task
+    begin = seeds.starter(portable)
     for offset, (func, args, kwargs) in enumerate(batch.tasks):
         if seed is not None:
             begin(seed, start + offset)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 _MASK64 = (1 << 64) - 1
@@ -28,8 +29,6 @@ class _Task(threading.local):
 
 
 _task = _Task()
-#: the running task of this thread (``key`` set per task by the batch loop)
-current = _task
 
 
 _numpy_checked = False
@@ -67,6 +66,12 @@ def name_task(seed: int, index: int) -> None:
     without seeding the global generators: on thread workers, which share those globals
     with each other, a task's draws from them could not be its own anyway."""
     _task.key = (seed, index)
+
+
+def starter(portable: bool) -> Callable[[int, int], None]:
+    """What a batch calls before each task of a seeded call: :func:`begin_task` in a worker
+    process (``portable``), :func:`name_task` on a thread worker of the caller's process."""
+    return begin_task if portable else name_task
 
 
 def end_tasks() -> None:

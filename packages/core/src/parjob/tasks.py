@@ -232,14 +232,22 @@ class Batch:
         relayed = None
         began = time.perf_counter()
         began_at = time.time()
-        seed = token[2].seed if token[2] is not None else None
         try:
+            seed = token[2].seed if token[2] is not None else None
             if self.keep_going:
                 failed = run_keeping_failures(self, append, seed)
                 if failed:
                     results = WithFailures(results, failed)
             elif seed is not None:
-                self._run_seeded(seed, append, began)
+                deadline = None if self.budget is None else began + self.budget
+                begin = seeds.starter(self.portable)
+                index = self.start
+                for func, args, kwargs in self.tasks:
+                    begin(seed, index)
+                    append(func(*args, **kwargs))
+                    index += 1
+                    if deadline is not None and time.perf_counter() >= deadline:
+                        break
             elif self.budget is not None:
                 deadline = began + self.budget
                 for func, args, kwargs in self.tasks:
@@ -256,8 +264,6 @@ class Batch:
                 for func, args, kwargs in self.tasks:
                     append(func(*args, **kwargs))
         except BaseException as exc:
-            if seed is not None and self._tasks is not None and len(results) < self.size:
-                func = self._tasks[len(results)][0]  # the seeded loop's task that failed
             failure = TaskFailure.capture(self.start + len(results), func, exc, self.portable)
         finally:
             if token[2] is not None:
@@ -269,29 +275,6 @@ class Batch:
         if failure is not None:
             raise failure  # outside the handler: no __context__ that would have to pickle
         return BatchResult(results, time.perf_counter() - began, worker_id(), began_at, relayed)
-
-    def _run_seeded(self, seed: int, append: Callable[[Any], None], began: float) -> None:
-        """Run the tasks as task ``start``, ``start + 1``... of a call with ``seed``: in a
-        worker process the global generators are seeded for each; on a thread worker,
-        which shares them, the task is only named (for ``task_rng``)."""
-        deadline = None if self.budget is None else began + self.budget
-        index = self.start
-        if deadline is None and self._single:  # an unpickled batch: in a worker process
-            for value in self._arguments:  # type: ignore[union-attr]
-                seeds.begin_task(seed, index)
-                append(self._function(value))
-                index += 1
-            return
-        current = seeds.current
-        for func, args, kwargs in self.tasks:
-            if self.portable:
-                seeds.begin_task(seed, index)
-            else:
-                current.key = (seed, index)
-            append(func(*args, **kwargs))
-            index += 1
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
 
 
 class _WorkerSetup:
