@@ -109,8 +109,7 @@ class ProcessBackend(Backend):
         elif self._store is not None:
             # arrays may have changed since the last call: write them again
             self._store.new_call()
-        # (getattr: parjob 0.2.0 has no such setting)
-        self._switch_pools(n_jobs, getattr(settings, "max_tasks_per_worker", None))
+        self._switch_pools(n_jobs, settings.max_tasks_per_worker)
         previous = self._executor
         executor = self._open(n_jobs)
         if not _workers_alive(executor):
