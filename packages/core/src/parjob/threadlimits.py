@@ -27,7 +27,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from parjob.cpu import cpu_count
@@ -86,8 +86,12 @@ def for_call(backend: Backend, n_jobs: int, explicit: int | None) -> Budget | No
 def _user_env() -> Env:
     """The thread variables set in this process's environment, other than by parjob (in
     a worker, a nested call's workers keep the user's values, not the worker's limit)."""
+    return _set_in(_own if _own is not None else os.environ)
+
+
+def _set_in(source: Mapping[str, str]) -> Env:
+    """The thread variables (and TBB's) that ``source`` sets, in a fixed order."""
     names = (*THREAD_VARS, TBB_IPC_VAR)
-    source = _own if _own is not None else os.environ
     return tuple((name, source[name]) for name in names if source.get(name))
 
 
@@ -136,8 +140,7 @@ def apply(share: int, explicit: bool = False, env: Env | None = None) -> None:
         if key == _applied:
             return
         if _own is None:
-            names = (*THREAD_VARS, TBB_IPC_VAR)
-            _own = {name: os.environ[name] for name in names if os.environ.get(name)}
+            _own = dict(_set_in(os.environ))
         pinned = dict(env) if env is not None else _own
         values = {var: str(share) for var in THREAD_VARS}
         if not explicit:
