@@ -13,6 +13,7 @@ booting or not, are killed before the cluster is closed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import time
@@ -67,12 +68,19 @@ def close_now(cluster: Any, client: Any = None) -> None:
     The cluster is left out of distributed's exit handler, which would try again (and wait
     up to 10 s for a cluster stuck between two states).
     """
-    with contextlib.suppress(Exception):
-        stop_workers(cluster)
-    for closable in (client, cluster):
-        if closable is not None:
-            with contextlib.suppress(Exception):
-                closable.close()
+    # the scheduler logs each killed worker's closed connection with a traceback, at INFO
+    batched = logging.getLogger("distributed.batched")
+    level = batched.level
+    batched.setLevel(logging.WARNING)
+    try:
+        with contextlib.suppress(Exception):
+            stop_workers(cluster)
+        for closable in (client, cluster):
+            if closable is not None:
+                with contextlib.suppress(Exception):
+                    closable.close()
+    finally:
+        batched.setLevel(level)
     cluster.shutdown_on_close = False
 
 
