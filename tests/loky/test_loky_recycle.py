@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -94,6 +95,17 @@ def test_the_initializer_runs_again_in_replacement_workers(backend: str) -> None
     )(delayed(inits_seen)(i) for i in range(10))
     assert len({p for p, _ in out}) >= 5
     assert all(ran == 1 for _, ran in out)  # once in each worker, new ones included
+
+
+def test_workers_forked_while_others_close_never_hang() -> None:
+    # each call forks replacements while the executors of replaced workers still close;
+    # a fork copied their locks mid-use, and the child's first gc.collect() waited on one
+    # (about once in 30 calls before parjob_loky.forking)
+    for _ in range(40):
+        counts = Parallel(n_jobs=2, backend="multiprocessing", max_tasks_per_worker=2)(
+            delayed(gc.get_freeze_count)() for _ in range(6)
+        )
+        assert all(count > 0 for count in counts)  # what the fork copied stays frozen
 
 
 def test_large_batches_are_cut_to_fit_and_tasks_still_all_run() -> None:

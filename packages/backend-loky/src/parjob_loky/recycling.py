@@ -32,7 +32,7 @@ from typing import Any
 
 from parjob.mainguard import MainGuardError, check_main_guard
 from parjob.tasks import Batch, EncodedBatch
-from parjob_loky import crash
+from parjob_loky import crash, forking
 
 #: batches held by one worker at once: the one it runs and the next (as loky queues one)
 _PER_WORKER = 2
@@ -160,7 +160,8 @@ class RecyclingPool(Executor):
             for at, slot in enumerate(self._slots):
                 if slot is None or slot.broken:
                     self._slots[at] = self._replace(slot)
-            booting = [slot.executor.submit(int) for slot in self._slots if slot is not None]
+            with forking.our_forks():
+                booting = [s.executor.submit(int) for s in self._slots if s is not None]
         for future in booting:
             with contextlib.suppress(Exception):
                 future.result(timeout=10.0)
@@ -182,12 +183,14 @@ class RecyclingPool(Executor):
             if slot is None or slot.broken or slot.given + tasks > self.max_tasks:
                 slot = self._slots[at] = self._replace(slot)
             try:
-                inner = slot.executor.submit(fn, *args)
+                with forking.our_forks():
+                    inner = slot.executor.submit(fn, *args)
             except Exception:  # its worker died since its last batch: a fresh one runs it
                 slot.broken = True
                 slot = self._slots[at] = self._replace(slot)
                 try:
-                    inner = slot.executor.submit(fn, *args)
+                    with forking.our_forks():
+                        inner = slot.executor.submit(fn, *args)
                 except Exception as exc:
                     with contextlib.suppress(InvalidStateError):
                         future.set_exception(exc)
