@@ -20,23 +20,34 @@ from parjob import state
 def cpu_count(only_physical_cores: bool = False) -> int:
     """Number of CPUs usable here; with ``only_physical_cores``, hyper-threads count once.
     Inside a task: its worker's share."""
-    counts = [_affinity_count(), _cgroup_limit(), _env_limit()]
+    count = _affinity_count()
+    for limit in (_cgroup_limit(), _env_limit()):
+        if limit is not None and limit < count:
+            count = limit
     if only_physical_cores:
-        counts.append(_physical_cores())
+        cores = _physical_cores()
+        if cores is not None and cores < count:
+            count = cores
     worker = state.worker.get()
-    if worker is not None and worker.cpus is not None:
-        counts.append(worker.cpus)
-    return max(min(c for c in counts if c is not None), 1)
+    if worker is not None and worker.cpus is not None and worker.cpus < count:
+        count = worker.cpus
+    return max(count, 1)
 
 
-def _affinity_count() -> int:
-    if hasattr(os, "process_cpu_count"):
-        count = os.process_cpu_count()  # Python 3.13+
-    elif hasattr(os, "sched_getaffinity"):
-        count = len(os.sched_getaffinity(0))
-    else:
-        count = os.cpu_count()
-    return count or 1
+if hasattr(os, "process_cpu_count"):  # Python 3.13+
+
+    def _affinity_count() -> int:
+        return os.process_cpu_count() or 1
+
+elif hasattr(os, "sched_getaffinity"):
+
+    def _affinity_count() -> int:
+        return len(os.sched_getaffinity(0)) or 1
+
+else:
+
+    def _affinity_count() -> int:
+        return os.cpu_count() or 1
 
 
 def _env_limit() -> int | None:

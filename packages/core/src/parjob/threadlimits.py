@@ -157,9 +157,21 @@ def apply(share: int, explicit: bool = False, env: Env | None = None) -> None:
         _applied = key
 
 
+#: whether a native library was seen loaded, and how many modules were loaded when not
+_native_seen = False
+_modules_checked = -1
+
+
 def _native_loaded() -> bool:
+    # once loaded, a library stays: only a grown sys.modules needs looking at again
+    global _native_seen, _modules_checked
+    if _native_seen:
+        return True
     modules = sys.modules
-    return any(modules.get(name) is not None for name in _NATIVE_MODULES)
+    if len(modules) != _modules_checked:
+        _modules_checked = len(modules)
+        _native_seen = any(modules.get(name) is not None for name in _NATIVE_MODULES)
+    return _native_seen
 
 
 def _resize_loaded_pools() -> None:
