@@ -193,6 +193,8 @@ class DaskBackend(Backend):
         self._auto = EMPTY
         self._close_store()
         client = self.client
+        if cluster.is_embedded(client):
+            cluster.heal_embedded()
         capacity = self.capacity()
         self._cap = n_jobs if n_jobs < capacity else None
         mappable = self.scatter_threshold is not None and settings.mmap_mode is not None
