@@ -27,7 +27,7 @@ from parjob.cpu import cpu_count
 from parjob.memmap import ArrayStore
 from parjob.tasks import Batch, BatchResult, EncodedBatch
 from parjob.workerid import process_id
-from parjob_loky import crash, forking
+from parjob_loky import crash
 from parjob_loky.recycling import CountedBatch, RecyclingPool
 from parjob_loky.worker import run
 
@@ -143,14 +143,12 @@ class ProcessBackend(Backend):
         )
         executor = self._executor or self._reopen()
         try:
-            with forking.our_forks():
-                inner = executor.submit(run, *args)
+            inner = executor.submit(run, *args)
         except (BrokenProcessPool, RuntimeError):
             # the pool broke or was shut down since the call started (a worker killed while
             # idle, or another user of a shared pool): one retry on a fresh pool
             executor = self._reopen()
-            with forking.our_forks():
-                inner = executor.submit(run, *args)
+            inner = executor.submit(run, *args)
         outer: Future[BatchResult] = Future()
         self._pending[token] = _Pending(outer, inner, executor)
         inner.add_done_callback(partial(self._settle, token))
@@ -335,8 +333,7 @@ def _boot(executor: Executor, n_jobs: int, limit: float = _BOOT_SECONDS) -> None
     deadline = time.monotonic() + limit
     while len(seen) < n_jobs and time.monotonic() < deadline:
         # each no-op holds its worker briefly, so a booted worker cannot take them all
-        with forking.our_forks():
-            round_ = [executor.submit(_boot_one, _BOOT_HOLD, modules) for _ in range(n_jobs)]
+        round_ = [executor.submit(_boot_one, _BOOT_HOLD, modules) for _ in range(n_jobs)]
         seen.update(future.result() for future in round_)
 
 

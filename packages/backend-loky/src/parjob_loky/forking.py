@@ -10,8 +10,10 @@ forks while earlier workers' executors are still closing).
 
 Freezing the collector in the child (``gc.freeze``) moves every inherited object out of
 its reach, as CPython's documentation advises for forked children. Only the forks that
-parjob's own pools make are affected: the flag is set in the submitting thread, and the
-child inherits it.
+parjob's own pools make are affected: :class:`ProcessPool` sets a flag in the submitting
+thread (loky starts its workers in ``submit``), and the child inherits it.
+
+Imported where a pool is made, not with the package: importing loky takes a while.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from __future__ import annotations
 import gc
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future
+from typing import Any
+
+from loky import ProcessPoolExecutor
 
 _local = threading.local()
 
@@ -33,12 +37,13 @@ def _freeze_inherited() -> None:
 os.register_at_fork(after_in_child=_freeze_inherited)
 
 
-@contextmanager
-def our_forks() -> Iterator[None]:
-    """Any worker forked in this block (by a pool's submit) freezes what it inherited."""
-    previous = getattr(_local, "forking", False)
-    _local.forking = True
-    try:
-        yield
-    finally:
-        _local.forking = previous
+class ProcessPool(ProcessPoolExecutor):
+    """loky's process executor whose workers, when forked, freeze what they inherited."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        previous = getattr(_local, "forking", False)
+        _local.forking = True
+        try:
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            _local.forking = previous

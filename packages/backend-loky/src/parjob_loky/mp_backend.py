@@ -52,8 +52,8 @@ class MultiprocessingBackend(ProcessBackend):
             return self._executor
         if self._executor is not None:
             self._close_executor(self._executor, kill=False)
-        from loky import ProcessPoolExecutor
+        from parjob_loky.forking import ProcessPool
 
         self._check_main_guard()
         self._size = n_jobs
-        return ProcessPoolExecutor(n_jobs, context=self.context)
+        return ProcessPool(n_jobs, context=self.context)

@@ -32,7 +32,7 @@ from typing import Any
 
 from parjob.mainguard import MainGuardError, check_main_guard
 from parjob.tasks import Batch, EncodedBatch
-from parjob_loky import crash, forking
+from parjob_loky import crash
 
 #: batches held by one worker at once: the one it runs and the next (as loky queues one)
 _PER_WORKER = 2
@@ -160,8 +160,7 @@ class RecyclingPool(Executor):
             for at, slot in enumerate(self._slots):
                 if slot is None or slot.broken:
                     self._slots[at] = self._replace(slot)
-            with forking.our_forks():
-                booting = [s.executor.submit(int) for s in self._slots if s is not None]
+            booting = [slot.executor.submit(int) for slot in self._slots if slot is not None]
         for future in booting:
             with contextlib.suppress(Exception):
                 future.result(timeout=10.0)
@@ -183,14 +182,12 @@ class RecyclingPool(Executor):
             if slot is None or slot.broken or slot.given + tasks > self.max_tasks:
                 slot = self._slots[at] = self._replace(slot)
             try:
-                with forking.our_forks():
-                    inner = slot.executor.submit(fn, *args)
+                inner = slot.executor.submit(fn, *args)
             except Exception:  # its worker died since its last batch: a fresh one runs it
                 slot.broken = True
                 slot = self._slots[at] = self._replace(slot)
                 try:
-                    with forking.our_forks():
-                        inner = slot.executor.submit(fn, *args)
+                    inner = slot.executor.submit(fn, *args)
                 except Exception as exc:
                     with contextlib.suppress(InvalidStateError):
                         future.set_exception(exc)
@@ -220,9 +217,9 @@ class RecyclingPool(Executor):
                 self._retired.append(slot)
             else:
                 self._end(slot, kill=slot.broken)
-        from loky import ProcessPoolExecutor
+        from parjob_loky.forking import ProcessPool
 
-        return _Slot(ProcessPoolExecutor(1, context=self.context))
+        return _Slot(ProcessPool(1, context=self.context))
 
     def _end(self, slot: _Slot, kill: bool = False) -> None:
         # never waits: this may run in the executor's own thread (a done callback)
