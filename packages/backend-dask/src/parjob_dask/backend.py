@@ -23,7 +23,7 @@ from parjob.backend import Backend, RunSettings, drop_queued, settle
 from parjob.cpu import cpu_count
 from parjob.tasks import Batch, BatchResult
 from parjob.validation import parse_nbytes
-from parjob_dask import cluster, failures, placement, scatter, sharing, workers
+from parjob_dask import cluster, failures, healing, placement, scatter, sharing, workers
 from parjob_dask.cluster import isolated
 from parjob_dask.scatter import EMPTY, block_of
 from parjob_dask.suspects import Suspects
@@ -193,8 +193,9 @@ class DaskBackend(Backend):
         self._auto = EMPTY
         self._close_store()
         client = self.client
-        if cluster.is_embedded(client):
-            cluster.heal_embedded()
+        own = cluster.embedded_cluster() if cluster.is_embedded(client) else None
+        if own is not None:
+            healing.keep_size(own)
         capacity = self.capacity()
         self._cap = n_jobs if n_jobs < capacity else None
         mappable = self.scatter_threshold is not None and settings.mmap_mode is not None

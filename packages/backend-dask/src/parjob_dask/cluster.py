@@ -22,7 +22,6 @@ import os
 import signal
 import sys
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,8 +37,6 @@ from parjob.mainguard import check_main_guard
 from parjob_dask import shutdown
 
 _lock = threading.Lock()
-#: one call at a time replaces the lost workers of parjob's own cluster
-_heal_lock = threading.Lock()
 _embedded: tuple[LocalCluster, Client] | None = None
 #: clients parjob opened to a scheduler address (closed at exit; the cluster is not ours)
 _connections: dict[str, Client] = {}
@@ -53,9 +50,8 @@ _abandoned: list[Any] = []
 
 
 def _after_fork_in_child() -> None:
-    global _embedded, _lock, _heal_lock, _atexit_registered
+    global _embedded, _lock, _atexit_registered
     _lock = threading.Lock()  # another thread may have held it at the fork
-    _heal_lock = threading.Lock()
     _atexit_registered = False  # multiprocessing clears its finalizers in the child
     if _embedded is not None:
         _abandoned.extend(_embedded)
@@ -310,60 +306,6 @@ def is_embedded(client: Client | None) -> bool:
     """Whether ``client`` is the one of parjob's own LocalCluster."""
     embedded = _embedded
     return client is not None and embedded is not None and embedded[1] is client
-
-
-def heal_embedded(wait: float = 60.0) -> None:
-    """Bring parjob's own cluster back to its size before a call.
-
-    When a worker leaves the scheduler and is not back within dask's
-    ``distributed.deploy.lost-worker-timeout`` (15 s by default: a restart on a busy
-    machine, or a worker killed again and again), ``LocalCluster`` closes its nanny for
-    good. The cluster then shrinks with each such loss, and a call made once all are gone
-    waits for workers that never come. Each lost worker's entry is replaced by a new one
-    (a new name, so the new worker is never mistaken for the old one still closing), and
-    the call waits, up to ``wait`` seconds, until they have started.
-    """
-    embedded = _embedded
-    if embedded is None:
-        return
-    local = embedded[0]
-    with _heal_lock:
-        for _ in range(2):  # a replacement that fails to start is replaced once more
-            lost = _lost_workers(local)
-            if not lost:
-                return
-            size = len(local.worker_spec)
-            for name in lost:
-                local.worker_spec.pop(name, None)
-            isolated(local.scale, size)
-            deadline = time.monotonic() + wait
-            while _starting(local) and time.monotonic() < deadline:
-                time.sleep(0.05)
-
-
-def _lost_workers(local: LocalCluster) -> list[Any]:
-    """The names in ``local``'s spec whose nanny is gone or not running."""
-    try:
-        if local.status.name != "running":
-            return []  # closing: the call will say so
-        workers = dict(local.workers)
-        return [
-            name
-            for name in list(local.worker_spec)
-            if getattr(getattr(workers.get(name), "status", None), "name", None) != "running"
-        ]
-    except Exception:  # changed by the cluster's loop meanwhile: try again next call
-        return []
-
-
-def _starting(local: LocalCluster) -> bool:
-    """Whether a worker in ``local``'s spec has no nanny yet (it is being started)."""
-    try:
-        return local.status.name == "running" and not set(local.worker_spec) <= set(
-            dict(local.workers)
-        )
-    except Exception:
-        return True
 
 
 def restart_if_only(client: Client, keys: set[str]) -> bool:
