@@ -6,13 +6,15 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from parjob import Parallel, delayed, parallel_config
-from parjob.errors import TaskError
+from parjob.backends.threads import ThreadingBackend
+from parjob.errors import TaskError, WorkerCrashedError
 from parjob.policy import MAX_RETRY_DELAY, Policy
 from parjob.progress import Progress
 from parjob.sweep import sweep
@@ -173,3 +175,37 @@ def test_retries_in_every_return_form(return_as: str, tmp_path: Path) -> None:
     if return_as == "generator_unordered":
         shown, expected = sorted(map(str, shown)), sorted(map(str, expected))
     assert shown == expected
+
+
+class _BreaksAfterTwo(ThreadingBackend):
+    """Threads whose pool refuses every batch after the first two, at submit (as a
+    concurrent.futures pool does once a worker died)."""
+
+    name = "breaks-after-two"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = 0
+
+    def submit(self, work: Any) -> Any:
+        self.taken += 1
+        if self.taken > 2:
+            raise BrokenProcessPool("a child process terminated abruptly")
+        return super().submit(work)
+
+
+def test_batches_a_broken_pool_refuses_are_collected_as_crashes() -> None:
+    out = Parallel(n_jobs=2, backend=_BreaksAfterTwo(), batch_size=1, on_error="collect")(
+        delayed(square)(i) for i in range(5)
+    )
+    assert out[:2] == [0, 1]  # sent before the pool broke: they ran
+    assert all(isinstance(error, TaskError) for error in out[2:])
+    assert all(isinstance(error.exception, WorkerCrashedError) for error in out[2:])
+    assert "BrokenProcessPool" in str(out[2].exception)
+
+
+def test_a_refused_batch_still_raises_at_once_by_default() -> None:
+    with pytest.raises(BrokenProcessPool):
+        Parallel(n_jobs=2, backend=_BreaksAfterTwo(), batch_size=1)(
+            delayed(square)(i) for i in range(5)
+        )

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from parjob import threadlimits, workerside
 from parjob.cpu import cpu_count
+from parjob.errors import BackendError, SerializationError
 from parjob.tasks import Batch, BatchResult, EncodedBatch
 
 #: Version of this contract. A plugin states the version it was written for when it
@@ -165,9 +166,21 @@ class Backend:
         """Schedule several batches at once, in order: the first wave, or the tail.
 
         Optional. A backend that pays per message (a cluster scheduler) can send them
-        together; the default submits them one by one.
+        together; the default submits them one by one. When ``submit`` refuses one (a
+        ``concurrent.futures`` pool that broke since the last batches says so there), it
+        and the rest get :class:`Refused` futures, so the core still knows which batches
+        went out; the core then raises, or applies the call's failure policy.
         """
-        return [self.submit(work) for work in works]
+        futures: list[Future[BatchResult]] = []
+        for work in works:
+            try:
+                futures.append(self.submit(work))
+            except (BackendError, SerializationError):
+                raise
+            except Exception as exc:
+                futures.extend(Refused(exc) for _ in range(len(works) - len(futures)))
+                break
+        return futures
 
     def cancel(self, future: Future[BatchResult]) -> bool:
         """Stop the one batch behind ``future``: it ran past its timeout under
@@ -242,3 +255,12 @@ def drop_queued(queued: Any, future: Future[BatchResult]) -> bool:
             future.cancel()
             return True
     return False
+
+
+class Refused(Future):  # type: ignore[type-arg]
+    """The future of a batch the backend would not take: failed with the reason."""
+
+    def __init__(self, reason: Exception) -> None:
+        super().__init__()
+        self.reason = reason
+        self.set_exception(reason)

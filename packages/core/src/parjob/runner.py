@@ -18,7 +18,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from parjob import relay
-from parjob.backend import Backend
+from parjob.backend import Backend, Refused
 from parjob.batching import Batcher
 from parjob.errors import (
     BackendError,
@@ -256,6 +256,10 @@ class Run:
                 batch.release()
             inflight[future] = (batch, now)
             future.add_done_callback(finished)
+        if self.outcomes is None:  # no failure policy: a refused batch fails the call now
+            refused = next((f for f in futures if isinstance(f, Refused)), None)
+            if refused is not None:
+                raise refused.reason
 
     def _next_finished(self) -> list[tuple[int, list[Any]]] | None:
         """The next finished batch's results, as ``(input position, results)`` runs; None
