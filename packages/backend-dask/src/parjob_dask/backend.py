@@ -162,6 +162,9 @@ class DaskBackend(Backend):
         """Threads of all workers now in the cluster (waits for a first worker, submitting
         a probe task so that an autoscaling cluster starts one)."""
         client = self.client
+        own = cluster.embedded_cluster() if cluster.is_embedded(client) else None
+        if own is not None:  # first bring parjob's own cluster back to its size
+            healing.keep_size(own)
         total = workers.threads(client)
         if total == 0 and self.wait_for_workers_timeout != 0:
             workers.wait_for_a_worker(client, self.wait_for_workers_timeout)
@@ -193,9 +196,6 @@ class DaskBackend(Backend):
         self._auto = EMPTY
         self._close_store()
         client = self.client
-        own = cluster.embedded_cluster() if cluster.is_embedded(client) else None
-        if own is not None:
-            healing.keep_size(own)
         capacity = self.capacity()
         self._cap = n_jobs if n_jobs < capacity else None
         mappable = self.scatter_threshold is not None and settings.mmap_mode is not None
