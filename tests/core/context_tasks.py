@@ -55,3 +55,21 @@ def nested_threads(n: int) -> list[int]:
 
 def failing_initializer() -> None:
     raise KeyError("no model here")
+
+
+def draws_numpy_globally(_: Any) -> float:
+    import numpy
+
+    return float(numpy.random.random())
+
+
+def draws_random_globally(_: Any) -> float:
+    import random
+
+    return random.random()
+
+
+def draws_own_stream(_: Any) -> int:
+    from parjob import task_rng
+
+    return int(task_rng().integers(100))

@@ -9,11 +9,12 @@ import sys
 import textwrap
 import threading
 import traceback
+import warnings
 from pathlib import Path
 
 import pytest
 
-from parjob import Parallel, delayed, parallel_config, plugins, task_rng
+from parjob import Parallel, SeedWarning, delayed, parallel_config, plugins, task_rng
 from parjob.backends import threadpools
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -147,6 +148,13 @@ def test_task_rng_outside_a_seeded_task_is_refused() -> None:
     [
         ({"seed": -1}, ValueError, "seed must be None or an int >= 0, got -1"),
         ({"seed": 1.5}, ValueError, "seed must be"),
+        ({"seed": 1, "seed_globals": 1}, ValueError, "seed_globals must be True or False, got 1"),
+        ({"seed_globals": True}, ValueError, r"seed_globals=True needs seed=\.\.\."),
+        (
+            {"seed": 1, "seed_globals": True, "backend": "threading"},
+            ValueError,
+            "seed_globals=True cannot be honoured on .*threading.*task_rng",
+        ),
         ({"initializer": 3}, TypeError, "initializer must be a callable"),
         ({"initializer": print, "initargs": 3}, TypeError, "initargs must be a tuple"),
         ({"initargs": (1,)}, ValueError, "without an initializer"),
@@ -200,3 +208,81 @@ def test_thread_workers_leave_the_global_generators_alone_under_seed() -> None:
     random.seed(123)
     Parallel(n_jobs=2, backend="threading", seed=5)(delayed(abs)(-i) for i in range(20))
     assert random.random() == expected
+
+
+def test_seed_alone_leaves_the_global_generators_alone_in_the_caller() -> None:
+    random.seed(123)
+    expected = random.random()
+    random.seed(123)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeedWarning)  # (that warning is tested below)
+        Parallel(n_jobs=1, seed=5)(delayed(random.random)() for _ in range(3))
+    # the tasks drew from the caller's globals as they were, and nothing reseeded them
+    assert random.random() != expected
+    random.seed(123)
+    drawn = Parallel(n_jobs=1, seed=5)(delayed(random.random)() for _ in range(3))
+    random.seed(123)
+    assert drawn == [random.random() for _ in range(3)]
+
+
+def test_seed_globals_seeds_each_inline_task_and_a_thread_call_of_one_worker() -> None:
+    inline = Parallel(n_jobs=1, seed=5, seed_globals=True)(
+        delayed(random.random)() for _ in range(4)
+    )
+    threads = Parallel(n_jobs=1, backend="threading", seed=5, seed_globals=True)(
+        delayed(random.random)() for _ in range(4)
+    )
+    assert inline == threads and len(set(inline)) == 4
+
+
+def _draw_around_a_nested_call(_: int) -> tuple[int, int, list[int]]:
+    first = int(task_rng().integers(1 << 40))
+    nested = Parallel(n_jobs=1, seed=9)(
+        delayed(lambda: int(task_rng().integers(1 << 40)))() for _ in range(2)
+    )
+    return first, int(task_rng().integers(1 << 40)), nested
+
+
+def test_a_nested_seeded_call_leaves_the_outer_task_its_own_stream() -> None:
+    pytest.importorskip("numpy")
+    import numpy
+
+    out = Parallel(n_jobs=2, backend="threading", seed=4)(
+        delayed(_draw_around_a_nested_call)(i) for i in range(3)
+    )
+    for index, (first, second, nested) in enumerate(out):
+        own = numpy.random.default_rng(numpy.random.SeedSequence(4, spawn_key=(index,)))
+        assert [first, second] == [int(own.integers(1 << 40)) for _ in range(2)]
+        assert nested == out[0][2]  # the nested call's tasks have their own streams
+
+
+@pytest.mark.parametrize(("backend", "n_jobs"), [("loky", 2), ("threading", 2), ("sequential", 1)])
+def test_draws_from_the_global_generators_under_seed_are_warned_once(
+    backend: str, n_jobs: int
+) -> None:
+    pytest.importorskip("numpy")
+    if backend == "loky":
+        pytest.importorskip("parjob_loky")
+    # each function is watched in its first seeded batch in each process
+    func = {
+        "loky": context_tasks.draws_random_globally,
+        "threading": context_tasks.draws_numpy_globally,  # (numpy is loaded here)
+        "sequential": _draws_globally_inline,
+    }[backend]
+    with pytest.warns(SeedWarning, match=r"drew from the global .*task_rng\(\).*seed_globals"):
+        Parallel(n_jobs=n_jobs, backend=backend, seed=1, batch_size=4)(
+            delayed(func)(i) for i in range(8)
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the own stream, or the globals seeded: no warning
+        Parallel(n_jobs=n_jobs, backend=backend, seed=1)(
+            delayed(context_tasks.draws_own_stream)(i) for i in range(8)
+        )
+        if backend != "threading":
+            Parallel(n_jobs=n_jobs, backend=backend, seed=1, seed_globals=True)(
+                delayed(func)(i) for i in range(8)
+            )
+
+
+def _draws_globally_inline(_: int) -> float:
+    return random.random()

@@ -38,6 +38,7 @@ _EXPORTS = {
     "effective_n_jobs": "parjob.selection",
     "wrap_non_picklable_objects": "parjob.serialization",
     "delayed": "parjob.tasks",
+    "SeedWarning": "parjob.seeds",
     "task_rng": "parjob.seeds",
     "worker_state": "parjob.workerinit",
 }
@@ -53,6 +54,7 @@ __all__ = [
     "RemoteTraceback",
     "ResultSerializationError",
     "RunSettings",
+    "SeedWarning",
     "SerializationError",
     "TaskError",
     "TaskTimeoutError",
@@ -92,7 +94,7 @@ if TYPE_CHECKING:
     from parjob.mainguard import MainGuardError
     from parjob.parallel import Parallel
     from parjob.plugins import list_backends, register_parallel_backend
-    from parjob.seeds import task_rng
+    from parjob.seeds import SeedWarning, task_rng
     from parjob.selection import effective_n_jobs
     from parjob.serialization import wrap_non_picklable_objects
     from parjob.tasks import delayed

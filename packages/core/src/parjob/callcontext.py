@@ -47,6 +47,7 @@ class CallContext:
         "relay_logs",
         "relay_output",
         "seed",
+        "seed_globals",
         "variables",
     )
 
@@ -69,11 +70,14 @@ class CallContext:
 class Entered:
     """A :class:`CallContext` installed in a worker; :meth:`leave` undoes it."""
 
-    __slots__ = ("_filters", "_libraries", "_portable", "_relay", "_tokens", "seed")
+    __slots__ = ("_filters", "_libraries", "_portable", "_relay", "_tokens", "reseed", "seed")
 
     def __init__(self, context: CallContext, portable: bool) -> None:
         self.seed: int | None = context.seed
-        if self.seed is not None and portable:  # (thread workers leave the globals alone)
+        #: the seed when the global generators are seeded before each task, else None
+        #: (thread workers share those globals: they are left alone there)
+        self.reseed: int | None = self.seed if context.seed_globals and portable else None
+        if self.reseed is not None:
             seeds.prepare()
         self._tokens: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any]]] = []
         self._libraries: list[Any] = []
@@ -128,6 +132,7 @@ def capture(
     relay_logs: bool | None = None,
     relay_output: bool | None = None,
     local: bool = False,
+    seed_globals: bool = False,
 ) -> CallContext | None:
     """The caller's world for the batches of one call; None when there is nothing to carry.
 
@@ -159,6 +164,7 @@ def capture(
     fields: dict[str, Any] = {
         "call_id": uuid.uuid4().hex,
         "seed": seed,
+        "seed_globals": seed_globals,
         "init": prepared_init,
         "relay_logs": logs,
         "relay_output": output,

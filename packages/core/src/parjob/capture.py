@@ -20,19 +20,20 @@ if TYPE_CHECKING:
 
 
 def run_keeping_failures(
-    batch: Batch, append: Callable[[Any], None], seed: int | None = None
+    batch: Batch, append: Callable[[Any], None], reseed: int | None = None
 ) -> list[int]:
     """Append each task's result, or its captured failure, in order; return the offsets
     (in the batch) of the failures.
 
     A batch with a time ``budget`` stops once the budget is spent, as any batch does.
     ``KeyboardInterrupt`` and ``SystemExit`` still end the batch: they are not a task's
-    failure but a request to stop.
+    failure but a request to stop. ``reseed``: the call's seed when the global generators
+    are seeded before each task (``seed_globals=True``).
     """
     start = batch.start
     portable = batch.portable
     failed: list[int] = []
-    if batch.budget is None and batch._single and seed is None:
+    if batch.budget is None and batch._single and reseed is None:
         # the usual unpickled batch: one function over one argument each, no clock to read
         func = batch._function
         for offset, value in enumerate(batch._arguments or ()):
@@ -44,10 +45,9 @@ def run_keeping_failures(
                 del exc
         return failed
     deadline = time.perf_counter() + batch.budget if batch.budget is not None else None
-    begin = seeds.starter(portable)
     for offset, (func, args, kwargs) in enumerate(batch.tasks):
-        if seed is not None:
-            begin(seed, start + offset)
+        if reseed is not None:
+            seeds.seed_globals(reseed, start + offset)
         try:
             append(func(*args, **kwargs))
         except Exception as exc:

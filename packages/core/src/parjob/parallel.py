@@ -39,7 +39,7 @@ _DEFAULT_PRE_DISPATCH = "2 * n_jobs"
 _ANY_EXCEPTION = Default((Exception,))
 #: the world of a call that sets none of its options (most calls): made once
 _NO_WORLD = World()
-_NOTHING_SET = (None, None, None, None)
+_NOTHING_SET = (None, None, None, None, False)
 
 
 class Parallel:
@@ -60,7 +60,9 @@ class Parallel:
     ``progress``: a live bar counting tasks (``True``: tqdm when installed, else a plain
     line), or a tqdm class, a bar object with ``update``, or a callable ``(done, total)``.
     After a call, ``last_run`` summarizes it (see docs/observability.md).
-    ``seed``: each task gets its own random stream (``task_rng()``).
+    ``seed``: each task gets its own random stream (``task_rng()``); ``seed_globals``: also
+    seed the global ``random`` and numpy generators before each task (worker processes and
+    inline only; about 5 µs a task).
     ``initializer``/``initargs``: run once in each worker before its first task.
     ``relay_logs``/``relay_output``: replay what tasks in worker processes log and print in
     the caller (on by default there). ``max_tasks_per_worker``: replace a worker process
@@ -90,6 +92,7 @@ class Parallel:
         retry_on: type[BaseException] | tuple[type[BaseException], ...] = _ANY_EXCEPTION,  # type: ignore[assignment]
         retry_delay: float = Default(0.0),  # type: ignore[assignment]
         seed: int | None = None,
+        seed_globals: bool = False,
         initializer: Callable[..., Any] | None = None,
         initargs: tuple[Any, ...] = (),
         relay_logs: bool | None = Default(None),  # type: ignore[assignment]
@@ -146,11 +149,13 @@ class Parallel:
         self.pre_dispatch = pre_dispatch
         validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
         init = workerinit.check(initializer, initargs)  # initargs alone are refused too
+        seed = seeds.check_seed(seed)
         world = (
-            seeds.check_seed(seed),
+            seed,
             init if initializer is not None else None,
             validation.check_switch("relay_logs", chosen(relay_logs, settings, "relay_logs")),
             validation.check_switch("relay_output", chosen(relay_output, settings, "relay_output")),
+            seeds.check_seed_globals(seed_globals, seed, self._backend, self._effective_n_jobs()),
         )
         self.world = _NO_WORLD if world == _NOTHING_SET else World(*world)
         self._lock = threading.Lock()

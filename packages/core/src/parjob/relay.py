@@ -17,7 +17,10 @@ import sys
 import threading
 from typing import Any, TextIO
 
-#: what a batch relays: ("stdout" | "stderr", text) or ("log", LogRecord)
+from parjob.warn import warn_user
+
+#: what a batch relays: ("stdout" | "stderr", text), ("log", LogRecord) or
+#: ("warning", (category, text)) for the caller to warn
 Relayed = list[tuple[str, Any]]
 
 
@@ -129,7 +132,9 @@ def stop(saved_level: Any) -> Relayed | None:
 def replay(items: Relayed) -> None:
     """In the caller: write relayed text to its streams, hand records to its loggers."""
     for kind, payload in items:
-        if kind == "log":
+        if kind == "warning":  # one the worker side raises for the caller: (category, text)
+            warn_user(payload[1], payload[0])
+        elif kind == "log":
             logger = logging.getLogger(payload.name)
             if logger.isEnabledFor(payload.levelno):
                 logger.handle(payload)

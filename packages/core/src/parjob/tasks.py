@@ -232,18 +232,24 @@ class Batch:
         relayed = None
         began = time.perf_counter()
         began_at = time.time()
+        entered = token[2]
+        seeded = entered is not None and entered.seed is not None
         try:
-            seed = token[2].seed if token[2] is not None else None
+            reseed = watched = None
+            if seeded:
+                before = seeds.begin(entered.seed, self.start, results)
+                reseed = entered.reseed
+                if reseed is None:
+                    watched = seeds.watch(self.first_function)
             if self.keep_going:
-                failed = run_keeping_failures(self, append, seed)
+                failed = run_keeping_failures(self, append, reseed)
                 if failed:
                     results = WithFailures(results, failed)
-            elif seed is not None:
+            elif reseed is not None:
                 deadline = None if self.budget is None else began + self.budget
-                begin = seeds.starter(self.portable)
                 index = self.start
                 for func, args, kwargs in self.tasks:
-                    begin(seed, index)
+                    seeds.seed_globals(reseed, index)
                     append(func(*args, **kwargs))
                     index += 1
                     if deadline is not None and time.perf_counter() >= deadline:
@@ -266,12 +272,14 @@ class Batch:
         except BaseException as exc:
             failure = TaskFailure.capture(self.start + len(results), func, exc, self.portable)
         finally:
-            if token[2] is not None:
-                if token[2].seed is not None:
-                    seeds.end_tasks()
+            if entered is not None:
+                if seeded:
+                    seeds.end(before)
                 relayed = workerside.leave(token)
             else:
                 workerside.leave(token)
+        if watched is not None and (warning := seeds.drew(watched)) is not None:
+            relayed = [*(relayed or ()), ("warning", (seeds.SeedWarning, warning))]
         if failure is not None:
             raise failure  # outside the handler: no __context__ that would have to pickle
         return BatchResult(results, time.perf_counter() - began, worker_id(), began_at, relayed)

@@ -12,14 +12,15 @@ import logging
 import os
 import random
 import threading
+import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from parjob import Parallel, delayed, parallel_config
-from parjob.seeds import task_rng
+from parjob.seeds import SeedWarning, task_rng
 
 #: a module-level context variable, as a library would keep its setting
 REQUEST = contextvars.ContextVar("parjob_conformance_request", default="unset")
@@ -50,6 +51,16 @@ def draws(_: Any, with_globals: bool) -> tuple[Any, ...]:
     import numpy
 
     return (own, random.random(), float(numpy.random.random()))
+
+
+def _new_global_drawer() -> Callable[[Any], float]:
+    """A task drawing from the global ``random`` that no process has seen yet (a name of
+    its own, pickled by value)."""
+    namespace: dict[str, Any] = {"__name__": "parjob_seed_check"}
+    name = f"draw_{uuid.uuid4().hex}"  # (some picklers rename the file of dynamic code)
+    source = f"def {name}(_):\n    import random\n    return random.random()\n"
+    exec(compile(source, "<parjob-seed-check>", "exec"), namespace)
+    return namespace[name]  # type: ignore[no-any-return]
 
 
 _THREAD_INITS = threading.local()
@@ -150,13 +161,40 @@ class WorkerContextConformance:
         # the global generators are shared by threads: only task_rng() is per task there
         with_globals = not self.capabilities().uses_threads
         with parallel_config("sequential"):
-            reference = Parallel(seed=11)(delayed(draws)(i, with_globals) for i in range(12))
-        assert len(set(reference)) == 12
-        for n_jobs, batch_size in ((self.n_jobs, "auto"), (self.n_jobs, 5), (1, 1)):
-            out = Parallel(n_jobs=n_jobs, batch_size=batch_size, seed=11)(
+            reference = Parallel(seed=11, seed_globals=with_globals)(
                 delayed(draws)(i, with_globals) for i in range(12)
             )
+        assert len(set(reference)) == 12
+        for n_jobs, batch_size in ((self.n_jobs, "auto"), (self.n_jobs, 5), (1, 1)):
+            out = Parallel(
+                n_jobs=n_jobs, batch_size=batch_size, seed=11, seed_globals=with_globals
+            )(delayed(draws)(i, with_globals) for i in range(12))
             assert out == reference, (n_jobs, batch_size)
+            if with_globals:  # seed= alone: each task's own stream, the globals as they are
+                out = Parallel(n_jobs=n_jobs, batch_size=batch_size, seed=11)(
+                    delayed(draws)(i, False) for i in range(12)
+                )
+                assert out == [own[:1] for own in reference], (n_jobs, batch_size)
+
+    def test_draws_from_the_global_generators_under_seed_are_warned(self, configured: None) -> None:
+        draw = _new_global_drawer()  # watched in its first seeded batch in each process
+        with pytest.warns(SeedWarning, match="drew from the global random generator"):
+            out = Parallel(seed=2)(delayed(draw)(i) for i in range(4))
+        assert len(out) == 4
+
+    def test_seed_globals_is_honoured_or_refused(self, configured: None) -> None:
+        pytest.importorskip("numpy")
+        try:
+            first = Parallel(seed=3, seed_globals=True, batch_size=2)
+        except ValueError as refused:  # only where thread workers share the globals
+            assert self.capabilities().uses_threads
+            assert "seed_globals=True cannot be honoured" in str(refused)
+            return
+        tasks = [delayed(draws)(i, True) for i in range(6)]
+        once = first(tasks)
+        again = Parallel(seed=3, seed_globals=True, batch_size=3)(tasks)
+        assert once == again
+        assert len({values[1:] for values in once}) == 6  # each task's globals its own
 
     def test_initializer_runs_once_per_worker_and_its_state_persists(
         self, configured: None

@@ -10,6 +10,7 @@ from typing import Any
 
 from parjob import callcontext, seeds, threadlimits, workerinit
 from parjob.tasks import Task
+from parjob.warn import warn_user
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +19,7 @@ class World:
     init: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
     relay_logs: bool | None = None
     relay_output: bool | None = None
+    seed_globals: bool = False
 
     def nested(
         self,
@@ -29,30 +31,49 @@ class World:
         """The batches' ``nested`` record, with the call's context appended when there is
         one, then the workers' CPU budget when there is one."""
         context = callcontext.capture(
-            portable, self.seed, self.init, self.relay_logs, self.relay_output, local
+            portable,
+            self.seed,
+            self.init,
+            self.relay_logs,
+            self.relay_output,
+            local,
+            self.seed_globals,
         )
         if budget is not None:
             return (*nested, context, budget)
         return nested if context is None else (*nested, context)
 
     def inline(self, tasks: Iterator[Task]) -> Iterator[Task]:
-        """Tasks that run in the caller (``n_jobs=1``): run the initializer, seed each task."""
+        """Tasks that run in the caller (``n_jobs=1``): run the initializer, name each task
+        for ``task_rng()`` and, with ``seed_globals``, seed the global generators first."""
         if self.init is not None:
             workerinit.ensure(workerinit.prepare(*self.init, portable=False), portable=False)
         if self.seed is None:
             return tasks
-        seeds.prepare()
-        return _seeded(tasks, self.seed)
+        if self.seed_globals:
+            seeds.prepare()
+        return _seeded(tasks, self.seed, self.seed_globals)
 
 
-def _seeded(tasks: Iterator[Task], seed: int) -> Iterator[Task]:
+def _seeded(tasks: Iterator[Task], seed: int, reseed: bool) -> Iterator[Task]:
     for index, (func, args, kwargs) in enumerate(tasks):
-        yield (_run_seeded, (seed, index, func, args, kwargs), {})
+        yield (_run_seeded, (seed, index, reseed, func, args, kwargs), {})
 
 
-def _run_seeded(seed: int, index: int, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    seeds.begin_task(seed, index)
+#: the results an inline task is named by (none appended: its index is the start)
+_NONE: tuple[()] = ()
+
+
+def _run_seeded(
+    seed: int, index: int, reseed: bool, func: Callable[..., Any], args: Any, kwargs: Any
+) -> Any:
+    before = seeds.begin(seed, index, _NONE)
+    watched = None if reseed else seeds.watch(func)
     try:
+        if reseed:
+            seeds.seed_globals(seed, index)
         return func(*args, **kwargs)
     finally:
-        seeds.end_tasks()
+        seeds.end(before)
+        if watched is not None and (warning := seeds.drew(watched)) is not None:
+            warn_user(warning, seeds.SeedWarning)
