@@ -177,3 +177,28 @@ def test_callables_without_real_code_are_run_and_not_remembered() -> None:
         out = Parallel(n_jobs=2, backend="threading")(delayed(awkward)(i) for i in range(4))
         assert out == [0, 1, 2, 3]
     assert tasktimes.recall(awkward) is None
+
+
+def test_options_checked_once_are_the_same_options() -> None:
+    from parjob import optioncache, parallel_config
+
+    optioncache.forget()
+    first = Parallel(n_jobs=2, backend="threading", verbose=1, timeout=5)
+    again = Parallel(n_jobs=2, backend="threading", verbose=1, timeout=5)
+    assert again.verbose == 1 and again.timeout == 5.0 and again.settings is first.settings
+    assert again.backend is not first.backend  # each instance has its own backend
+    # the same value of another type is checked afresh: True is refused where 1 is not
+    with pytest.raises(ValueError, match="retries"):
+        Parallel(n_jobs=2, retries=True)
+    assert Parallel(n_jobs=2, retries=1).policy.retries == 1
+    for _ in range(2):  # a refused value is refused every time
+        with pytest.raises(ValueError, match="timeout"):
+            Parallel(n_jobs=2, timeout=-1)
+    with parallel_config(verbose=3):  # a block's settings are read for its own instances
+        assert Parallel(n_jobs=2, backend="threading").verbose == 3
+    assert Parallel(n_jobs=2, backend="threading").verbose == 0
+    with parallel_config(verbose=2):
+        assert Parallel(n_jobs=2, backend="threading").verbose == 2
+    for k in range(optioncache.KEPT + 1):  # only the latest are kept
+        Parallel(n_jobs=2, timeout=k + 1)
+    assert len(optioncache._known) <= optioncache.KEPT

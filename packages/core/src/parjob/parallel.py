@@ -7,13 +7,14 @@ import operator
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
 from parjob import (
     config,
     leases,
+    optioncache,
     recycling,
     seeds,
     tasktimes,
@@ -40,6 +41,20 @@ _ANY_EXCEPTION = Default((Exception,))
 #: the world of a call that sets none of its options (most calls): made once
 _NO_WORLD = World()
 _NOTHING_SET = (None, None, None, None)
+#: what ``optioncache`` keeps of a checked ``Parallel``: all that its arguments decide
+#: apart from the backend
+_CHECKED = (
+    "return_as",
+    "verbose",
+    "timeout",
+    "batch_size",
+    "prefer",
+    "require",
+    "progress",
+    "policy",
+    "settings",
+    "world",
+)
 
 
 class Parallel:
@@ -105,6 +120,113 @@ class Parallel:
                 stacklevel=2,
             )
             return_as = "generator" if return_generator else return_as
+        where = optioncache.key(
+            settings,
+            (
+                return_as,
+                verbose,
+                timeout,
+                batch_size,
+                temp_folder,
+                max_nbytes,
+                mmap_mode,
+                prefer,
+                require,
+                progress,
+                on_error,
+                retries,
+                retry_on,
+                retry_delay,
+                seed,
+                initializer,
+                initargs,
+                relay_logs,
+                relay_output,
+                max_tasks_per_worker,
+            ),
+        )
+        known = optioncache.recall(settings, where)
+        if known is not None:
+            self.__dict__.update(known)
+        else:
+            self._check_options(
+                settings,
+                return_as,
+                verbose,
+                timeout,
+                batch_size,
+                temp_folder,
+                max_nbytes,
+                mmap_mode,
+                prefer,
+                require,
+                progress,
+                on_error,
+                retries,
+                retry_on,
+                retry_delay,
+                max_tasks_per_worker,
+            )
+        validation.check_backend_spec(backend)
+        self._backend, requested = choose(
+            backend,
+            validation.check_n_jobs(n_jobs),
+            self.prefer,
+            self.require,
+            backend_kwargs,
+            settings,
+        )
+        self.n_jobs: int = requested
+        recycling.check_supported(self._backend, self.settings.max_tasks_per_worker)
+        self._announced = False
+        if requested < 0:  # sizing reads the cluster's slots: the engine starts here
+            self._announce_startup()
+        self.pre_dispatch = pre_dispatch
+        validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
+        if known is None:
+            init = workerinit.check(initializer, initargs)  # initargs alone are refused too
+            world = (
+                seeds.check_seed(seed),
+                init if initializer is not None else None,
+                validation.check_switch("relay_logs", chosen(relay_logs, settings, "relay_logs")),
+                validation.check_switch(
+                    "relay_output", chosen(relay_output, settings, "relay_output")
+                ),
+            )
+            self.world = _NO_WORLD if world == _NOTHING_SET else World(*world)
+            optioncache.remember(settings, where, {name: self.__dict__[name] for name in _CHECKED})
+        self._lock = threading.Lock()
+        self._running = False
+        self._managed = False
+        #: the instance the current call or ``with`` block runs on (see parjob.leases)
+        self._taken: Backend | None = None
+        #: the native thread limit a thread backend's call holds (see parjob.threadlimits)
+        self._held: int | None = None
+        #: the unfinished generator of the last call (weakly: dropping it still cleans up)
+        self._stream: weakref.ref[Generator[Any, None, None]] | None = None
+        #: the hub of the last call that ended (its summary is ``last_run``)
+        self._last: Progress | None = None
+
+    def _check_options(
+        self,
+        settings: Mapping[str, Any],
+        return_as: Any,
+        verbose: Any,
+        timeout: Any,
+        batch_size: Any,
+        temp_folder: Any,
+        max_nbytes: Any,
+        mmap_mode: Any,
+        prefer: Any,
+        require: Any,
+        progress: Any,
+        on_error: Any,
+        retries: Any,
+        retry_on: Any,
+        retry_delay: Any,
+        max_tasks_per_worker: Any,
+    ) -> None:
+        """Check and resolve the options that do not depend on the backend."""
         self.return_as = validation.check_return_as(return_as)
         self.verbose = validation.check_verbose(chosen(verbose, settings, "verbose"))
         self.timeout = validation.check_timeout(timeout)
@@ -129,41 +251,6 @@ class Parallel:
                 chosen(max_tasks_per_worker, settings, "max_tasks_per_worker")
             ),
         )
-        validation.check_backend_spec(backend)
-        self._backend, requested = choose(
-            backend,
-            validation.check_n_jobs(n_jobs),
-            self.prefer,
-            self.require,
-            backend_kwargs,
-            settings,
-        )
-        self.n_jobs: int = requested
-        recycling.check_supported(self._backend, self.settings.max_tasks_per_worker)
-        self._announced = False
-        if requested < 0:  # sizing reads the cluster's slots: the engine starts here
-            self._announce_startup()
-        self.pre_dispatch = pre_dispatch
-        validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
-        init = workerinit.check(initializer, initargs)  # initargs alone are refused too
-        world = (
-            seeds.check_seed(seed),
-            init if initializer is not None else None,
-            validation.check_switch("relay_logs", chosen(relay_logs, settings, "relay_logs")),
-            validation.check_switch("relay_output", chosen(relay_output, settings, "relay_output")),
-        )
-        self.world = _NO_WORLD if world == _NOTHING_SET else World(*world)
-        self._lock = threading.Lock()
-        self._running = False
-        self._managed = False
-        #: the instance the current call or ``with`` block runs on (see parjob.leases)
-        self._taken: Backend | None = None
-        #: the native thread limit a thread backend's call holds (see parjob.threadlimits)
-        self._held: int | None = None
-        #: the unfinished generator of the last call (weakly: dropping it still cleans up)
-        self._stream: weakref.ref[Generator[Any, None, None]] | None = None
-        #: the hub of the last call that ended (its summary is ``last_run``)
-        self._last: Progress | None = None
 
     @property
     def backend(self) -> Backend:
