@@ -274,7 +274,8 @@ class Batch:
                 workerside.leave(token)
         if failure is not None:
             raise failure  # outside the handler: no __context__ that would have to pickle
-        return BatchResult(results, time.perf_counter() - began, worker_id(), began_at, relayed)
+        seconds = time.perf_counter() - began
+        return _new_result(BatchResult, (results, seconds, worker_id(), began_at, relayed))
 
 
 class _WorkerSetup:
@@ -350,6 +351,8 @@ _COMPARED_BY_IDENTITY = frozenset(
     {types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial}
 )
 
+#: makes a BatchResult from its fields without the Python-level ``__new__`` (per batch)
+_new_result = tuple.__new__
 _first = operator.itemgetter(0)
 _second = operator.itemgetter(1)
 _third = operator.itemgetter(2)

@@ -45,9 +45,28 @@ def enter(nested: tuple[Any, ...], portable: bool) -> WorkerToken:
     context = nested[5] if len(nested) > 5 else None
     cpus = threadlimits.enter(nested[6]) if len(nested) > 6 else None
     entered = context.enter(portable) if context is not None else None
-    settings = {"backend": backend, "n_jobs": n_jobs, "in_worker": True}
-    token = state.settings.set(MappingProxyType(settings))
-    return token, state.worker.set(Nested(backend, n_jobs, outer, processes, level, cpus)), entered
+    record = (backend, n_jobs, outer, processes, level, cpus)
+    world = _worlds.get(record)
+    if world is None:
+        world = _world(record)
+    return state.settings.set(world[0]), state.worker.set(world[1]), entered
+
+
+#: the settings and ``Nested`` record each batch's world installs, by the record's fields
+#: (both read-only: the batches of a call, and of calls alike, share them)
+_worlds: dict[tuple[Any, ...], tuple[Mapping[str, Any], Nested]] = {}
+
+
+def _world(record: tuple[Any, ...]) -> tuple[Mapping[str, Any], Nested]:
+    backend, n_jobs = record[0], record[1]
+    world = (
+        MappingProxyType({"backend": backend, "n_jobs": n_jobs, "in_worker": True}),
+        Nested(*record),
+    )
+    if len(_worlds) >= 64:
+        _worlds.clear()
+    _worlds[record] = world
+    return world
 
 
 def leave(token: WorkerToken) -> Any:
