@@ -202,3 +202,18 @@ def test_options_checked_once_are_the_same_options() -> None:
     for k in range(optioncache.KEPT + 1):  # only the latest are kept
         Parallel(n_jobs=2, timeout=k + 1)
     assert len(optioncache._known) <= optioncache.KEPT
+
+
+def test_delayed_keeps_only_a_function_its_module_holds_between_calls() -> None:
+    from parjob import tasks
+
+    Parallel(n_jobs=2, backend="threading")(delayed(double)(i) for i in range(4))
+    assert tasks._last[0] is double  # its module keeps it alive anyway
+    made = delayed(double)
+    Parallel(n_jobs=2, backend="threading")(made(i) for i in range(4))
+    assert delayed(double) is made
+    local = functools.partial(double)
+    Parallel(n_jobs=2, backend="threading")(delayed(local)(i) for i in range(4))
+    assert tasks._last == (None, None)  # nothing else is held after a call
+    Parallel(n_jobs=2, backend="threading")(delayed(lambda x: x)(i) for i in range(4))
+    assert tasks._last == (None, None)

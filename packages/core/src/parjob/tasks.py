@@ -12,6 +12,7 @@ import gc
 import itertools
 import operator
 import pickle
+import sys
 import time
 import types
 from collections.abc import Callable
@@ -46,9 +47,19 @@ def delayed(function: Callable[..., Any]) -> Callable[..., Task]:
 
 
 def forget_last_delayed() -> None:
-    """Drop the reference ``delayed`` keeps to the last function (end of a call)."""
+    """Drop the reference ``delayed`` keeps to the last function (end of a call), unless
+    its module holds that very function (then the next call's ``delayed`` reuses it)."""
     global _last
-    _last = (None, None)
+    function = _last[0]
+    if function is not None and not _in_its_module(function):
+        _last = (None, None)
+
+
+def _in_its_module(function: Any) -> bool:
+    if type(function) is not types.FunctionType:
+        return False
+    module = sys.modules.get(function.__module__)
+    return getattr(module, function.__name__, None) is function
 
 
 class _NoKeywords(dict):  # type: ignore[type-arg]
