@@ -344,10 +344,33 @@ class Parallel:
         progress.on_end = self._ended
         progress.begin()
         try:
+            if inline:
+                return self._run_inline(tasks, progress)
             return self._run(tasks, total, n_jobs, progress, first)
         except BaseException as exc:
             progress.close(exc)
             raise
+
+    def _run_inline(self, tasks: Iterator[Task], progress: Progress) -> Any:
+        """Run the tasks in the caller, one after the other (one worker)."""
+        if self.timeout is not None:
+            # joblib's words (tasks run inline: SequentialBackend), which callers match
+            warn_user(
+                "The backend class 'SequentialBackend' does not support timeout. You have "
+                f"set 'timeout={self.timeout:g}' in Parallel but the 'timeout' parameter "
+                "will not be used."
+            )
+        if isinstance(self.batch_size, int):
+            tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
+        tasks = self.world.inline(tasks)
+        if not self.policy.is_default:
+            inline = run_inline_with_policy(tasks, self.policy, progress)
+            if self.return_as == "list":
+                return list(inline)
+            return self._finally(inline, progress, stop=False)
+        if self.return_as == "list":
+            return run_inline_list(tasks, progress)
+        return self._finally(run_inline(tasks, progress), progress, stop=False)
 
     def _run(
         self,
@@ -357,25 +380,7 @@ class Parallel:
         progress: Progress,
         first: Any = None,
     ) -> Any:
-        if self._runs_inline(n_jobs):
-            if self.timeout is not None:
-                # joblib's words (tasks run inline: SequentialBackend), which callers match
-                warn_user(
-                    "The backend class 'SequentialBackend' does not support timeout. You have "
-                    f"set 'timeout={self.timeout:g}' in Parallel but the 'timeout' parameter "
-                    "will not be used."
-                )
-            if isinstance(self.batch_size, int):
-                tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
-            tasks = self.world.inline(tasks)
-            if not self.policy.is_default:
-                inline = run_inline_with_policy(tasks, self.policy, progress)
-                if self.return_as == "list":
-                    return list(inline)
-                return self._finally(inline, progress, stop=False)
-            if self.return_as == "list":
-                return run_inline_list(tasks, progress)
-            return self._finally(run_inline(tasks, progress), progress, stop=False)
+        """Run the tasks on the backend's workers."""
         if not self._managed:
             self._take()
         try:
