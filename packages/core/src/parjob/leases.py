@@ -10,19 +10,19 @@ so no call can stop, abort or clean up another's work.
 from __future__ import annotations
 
 import threading
-import weakref
 
 from parjob.backend import Backend
 
 _lock = threading.Lock()
-_busy: weakref.WeakSet[Backend] = weakref.WeakSet()
+#: the instances taken, by id (held only until they are given back)
+_busy: dict[int, Backend] = {}
 
 
 def take(backend: Backend) -> Backend:
     """The instance a call runs on: ``backend`` when it is free, else a fresh twin."""
     with _lock:
-        if backend not in _busy:
-            _busy.add(backend)
+        if id(backend) not in _busy:
+            _busy[id(backend)] = backend
             return backend
     return backend.fresh()
 
@@ -31,4 +31,4 @@ def give_back(backend: Backend, used: Backend) -> None:
     """The call that ran on ``used`` (taken for ``backend``) has ended."""
     if used is backend:
         with _lock:
-            _busy.discard(backend)
+            _busy.pop(id(backend), None)

@@ -32,6 +32,8 @@ _times: dict[int, tuple[Any, float]] = {}
 
 
 def _code(function: Any) -> Any:
+    if type(function) is types.FunctionType:  # the usual case, without the lookups below
+        return function.__code__
     while isinstance(function, functools.partial):
         function = function.func
     try:

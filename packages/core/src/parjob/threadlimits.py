@@ -80,7 +80,11 @@ def for_call(backend: Backend, n_jobs: int, explicit: int | None) -> Budget | No
         return None
     # (thread workers share this process and its environment: nothing to carry)
     env = _user_env() if backend.local and not backend.uses_threads else None
-    return Budget(share, explicit is not None, here(), env)
+    # (made once per call: without the Python-level NamedTuple __new__)
+    return _new_budget(Budget, (share, explicit is not None, (os.getpid(), _BOOT), env))
+
+
+_new_budget = tuple.__new__
 
 
 def _user_env() -> Env:
@@ -219,7 +223,8 @@ def hold(share: int) -> int:
     (never more than they had) until :func:`release`. Returns what to release."""
     with _lock:
         _held.append(share)
-        _limit_held()
+        if _saved is not None or _native_loaded():  # else nothing is loaded to limit
+            _limit_held()
     return share
 
 
@@ -231,7 +236,7 @@ def release(share: int) -> None:
             _held.remove(share)
         if _held:
             _limit_held()
-        else:
+        elif _saved is not None:
             _restore()
 
 
