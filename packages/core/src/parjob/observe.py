@@ -128,7 +128,7 @@ def hook_relay(load: bool = True) -> HookRelay | None:
     :func:`remove_observer` change them.
     """
     global _cached
-    from parjob import plugins
+    import parjob.plugins as plugins  # (per call: no from-import, which costs a call)
 
     cached_key = _cached[0]
     if cached_key is not None and cached_key[1] == _changes:

@@ -197,8 +197,8 @@ class Recorder:
         """Offer a task (or a batch's average per task) to the slowest list. ``task`` is
         the (first) task, or already the text to show; it is kept (only the slowest few
         are) until ``settle`` turns it into text at the end of the call."""
-        if not self.is_slow(seconds):
-            return
+        if len(self._slowest) >= SLOWEST and seconds <= self._slowest[0][0]:
+            return  # not slow enough (as is_slow says, without a call per batch)
         self._offered += 1
         entry = (seconds, self._offered, index, tasks, task)
         if len(self._slowest) < SLOWEST:
@@ -210,10 +210,9 @@ class Recorder:
         """The call ended: views of the slowest tasks replace the tasks themselves, so
         ``last_run`` keeps no argument alive. Batches under ``_VIEWED_SECONDS`` show only
         their function's name (a call of tiny tasks pays nothing for views)."""
-        self._slowest = [
-            (seconds, order, index, tasks, _view(task, tasks, seconds * tasks))
-            for seconds, order, index, tasks, task in self._slowest
-        ]
+        slowest = self._slowest
+        for at, (seconds, order, index, tasks, task) in enumerate(slowest):
+            slowest[at] = (seconds, order, index, tasks, _view(task, tasks, seconds * tasks))
 
     def failed(self, retrying: bool) -> None:
         if retrying:
