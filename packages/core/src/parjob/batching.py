@@ -61,7 +61,8 @@ class Batcher:
         prior: float | None = None,
     ) -> None:
         #: the most tasks in any batch (``max_tasks_per_worker``: a batch must fit a worker)
-        self.cap = min(cap, _MAX_AUTO) if cap is not None else _MAX_AUTO
+        # (conditionals rather than min() and max(), which are slow to call: per call)
+        self.cap = cap if cap is not None and cap < _MAX_AUTO else _MAX_AUTO
         self.fixed = min(batch_size, self.cap) if isinstance(batch_size, int) else None
         self.n_jobs = n_jobs
         #: the batches the default pre_dispatch keeps in flight
@@ -72,7 +73,7 @@ class Batcher:
         #: must cover whole batches, nor when the caller asks for single first tasks
         #: (say, to bound memory by pre_dispatch batches of one task, as joblib does)
         self.probing = probe and self.fixed is None and timeout is None
-        self.size = min(_FIRST_SIZE, self.cap) if self.probing else 1
+        self.size = (_FIRST_SIZE if self.cap > _FIRST_SIZE else self.cap) if self.probing else 1
         self.seconds_per_task: float | None = None
         #: the time budget of the next batch: set until a batch has been timed
         self.budget = _BUDGET_TARGETS * self.target if self.probing else None
@@ -98,12 +99,18 @@ class Batcher:
             # equal budgeted first batches: the whole input when it is short, else a few
             # tasks each (fewer when there are that many workers)
             batches = self.waves
-            short = total <= min(batches * _FIRST_MAX, _FIRST_READ)  # the first wave
+            short = total <= batches * _FIRST_MAX and total <= _FIRST_READ  # the first wave
             largest = _FIRST_MAX if short else _FIRST_SIZE
             if short and self.prior is not None:  # no batch worth less than its overhead
                 worth = int(total * self.prior / (self.target * _OVERHEAD_SHARE))
-                batches = max(min(batches, worth), 1)
-            self.size = max(min(math.ceil(total / batches), largest, self.cap), 1)
+                if worth < batches:
+                    batches = worth if worth > 1 else 1
+            size = math.ceil(total / batches)
+            if size > largest:
+                size = largest
+            if size > self.cap:
+                size = self.cap
+            self.size = size if size > 1 else 1
 
     def next_size(self, dispatched: int) -> int:
         if self.fixed is not None:
@@ -131,7 +138,12 @@ class Batcher:
         self.seconds_per_task = estimate
         self.budget = None
         wanted = int(self.target / estimate) if estimate > 0 else _MAX_AUTO
-        self.size = max(1, min(wanted, self.size * _GROWTH, self.cap))
+        size = self.size * _GROWTH
+        if wanted < size:
+            size = wanted
+        if self.cap < size:
+            size = self.cap
+        self.size = size if size > 1 else 1
 
     def expected_seconds(self, tasks: int) -> float:
         """How long a batch of ``tasks`` should take, from what was measured so far."""

@@ -31,7 +31,7 @@ def cpu_count(only_physical_cores: bool = False) -> int:
     worker = state.worker.get()
     if worker is not None and worker.cpus is not None and worker.cpus < count:
         count = worker.cpus
-    return max(count, 1)
+    return count if count > 1 else 1  # (not max(): it is slow to call, and this is per call)
 
 
 if hasattr(os, "process_cpu_count"):  # Python 3.13+

@@ -70,7 +70,9 @@ class Budget(NamedTuple):
 
 def default_share(n_jobs: int) -> int:
     """Each of ``n_jobs`` workers on this machine: its CPUs divided fairly (at least one)."""
-    return max(cpu_count() // max(n_jobs, 1), 1)
+    # (conditionals, not max(), which is slow to call: this runs once per call)
+    share = cpu_count() // (n_jobs if n_jobs > 1 else 1)
+    return share if share > 1 else 1
 
 
 def for_call(backend: Backend, n_jobs: int, explicit: int | None) -> Budget | None:
@@ -117,8 +119,9 @@ def enter(budget: Budget) -> int | None:
             share = int(share())
         except Exception:  # an engine that cannot say: no limit rather than no task
             return None
-    share = max(share, 1)
-    if budget.origin != here():
+    if share < 1:
+        share = 1
+    if budget.origin != (os.getpid(), _BOOT):  # (here(), without a call per batch)
         apply(share, budget.explicit, budget.env)
     return share
 
@@ -215,7 +218,8 @@ def hold_for(budget: Budget | None) -> int | None:
     """For a call on thread workers: :func:`hold` its budget's share (None: none to hold)."""
     if budget is None or not isinstance(budget.share, int):
         return None
-    return hold(max(budget.share, 1))
+    share = budget.share
+    return hold(share if share > 1 else 1)
 
 
 def hold(share: int) -> int:
