@@ -4,13 +4,17 @@ Code like scikit-learn's builds a new ``Parallel`` with the same arguments for e
 thousands of small calls: the options are checked and resolved once per set of arguments
 and ``parallel_config`` block, and later instances copy the result. Only what the checks
 accepted is kept (a bad value raises on every instance), and only for arguments that are
-plain values (the same value of the same type gives the same options; no callback or
-initializer is kept alive here).
+plain immutable values (no callback or initializer is kept alive here).
+
+Arguments are found by equality but must be the very same objects: the same call site
+passes the same ones (the defaults, literals), and an equal value of another kind
+(``True`` where ``1`` was given) is checked afresh.
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,47 +23,45 @@ from parjob.config import Default
 #: sets of options kept (the oldest is forgotten first)
 KEPT = 32
 
-#: (id of the settings, arguments, their types) -> (those settings, the options)
-_known: dict[tuple[Any, ...], tuple[Mapping[str, Any], dict[str, Any]]] = {}
+#: (id of the settings, arguments) -> (the settings, the arguments, the options)
+_known: dict[tuple[Any, ...], tuple[Mapping[str, Any], tuple[Any, ...], dict[str, Any]]] = {}
+_is = operator.is_
 
 
-def key(settings: Mapping[str, Any], arguments: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """What the options of ``arguments`` under ``settings`` are kept by; None: not kept."""
-    types = tuple(map(type, arguments))
-    if not _PLAIN.issuperset(types):
-        return None
-    found = (id(settings), arguments, types)
+def recall(settings: Mapping[str, Any], arguments: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The options kept for these very ``arguments`` under these very ``settings``, or None."""
     try:
-        hash(found)
-    except TypeError:  # an unhashable value in a tuple
+        found = _known.get((id(settings), arguments))
+    except TypeError:  # an unhashable argument: never kept
         return None
-    return found
-
-
-#: the types of arguments whose options are kept (``type``: an exception class)
-_PLAIN = frozenset({type(None), bool, int, float, str, tuple, type, Default})
-
-
-def recall(settings: Mapping[str, Any], where: tuple[Any, ...] | None) -> dict[str, Any] | None:
-    """The options kept under ``where`` for these very ``settings``, or None."""
-    if where is None:
+    if found is None or found[0] is not settings or not all(map(_is, found[1], arguments)):
         return None
-    found = _known.get(where)
-    return found[1] if found is not None and found[0] is settings else None
+    return found[2]
 
 
 def remember(
-    settings: Mapping[str, Any], where: tuple[Any, ...] | None, options: dict[str, Any]
+    settings: Mapping[str, Any], arguments: tuple[Any, ...], options: dict[str, Any]
 ) -> None:
-    """Keep ``options``, checked for the arguments of ``where`` under ``settings``."""
-    if where is None:
+    """Keep ``options``, checked for ``arguments`` under ``settings`` (when they are plain)."""
+    if not all(map(_plain, arguments)):
         return
     if len(_known) >= KEPT:
         with contextlib.suppress(KeyError, StopIteration, RuntimeError):  # (other threads)
             del _known[next(iter(_known))]
-    _known[where] = (settings, options)
+    _known[(id(settings), arguments)] = (settings, arguments, options)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds nothing mutable (a tuple's items are looked at too)."""
+    if type(value) is tuple:
+        return all(map(_plain, value))
+    return type(value) in _PLAIN
 
 
 def forget() -> None:
     """Forget every kept set of options (tests)."""
     _known.clear()
+
+
+#: the types of arguments whose options are kept (``type``: an exception class)
+_PLAIN = frozenset({type(None), bool, int, float, str, tuple, type, Default})

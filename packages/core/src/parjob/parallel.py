@@ -120,32 +120,29 @@ class Parallel:
                 stacklevel=2,
             )
             return_as = "generator" if return_generator else return_as
-        where = optioncache.key(
-            settings,
-            (
-                return_as,
-                verbose,
-                timeout,
-                batch_size,
-                temp_folder,
-                max_nbytes,
-                mmap_mode,
-                prefer,
-                require,
-                progress,
-                on_error,
-                retries,
-                retry_on,
-                retry_delay,
-                seed,
-                initializer,
-                initargs,
-                relay_logs,
-                relay_output,
-                max_tasks_per_worker,
-            ),
+        arguments = (
+            return_as,
+            verbose,
+            timeout,
+            batch_size,
+            temp_folder,
+            max_nbytes,
+            mmap_mode,
+            prefer,
+            require,
+            progress,
+            on_error,
+            retries,
+            retry_on,
+            retry_delay,
+            seed,
+            initializer,
+            initargs,
+            relay_logs,
+            relay_output,
+            max_tasks_per_worker,
         )
-        known = optioncache.recall(settings, where)
+        known = optioncache.recall(settings, arguments)
         if known is not None:
             self.__dict__.update(known)
         else:
@@ -194,7 +191,9 @@ class Parallel:
                 ),
             )
             self.world = _NO_WORLD if world == _NOTHING_SET else World(*world)
-            optioncache.remember(settings, where, {name: self.__dict__[name] for name in _CHECKED})
+            optioncache.remember(
+                settings, arguments, {name: self.__dict__[name] for name in _CHECKED}
+            )
         self._lock = threading.Lock()
         self._running = False
         self._managed = False
