@@ -51,15 +51,12 @@ def forget_last_delayed() -> None:
     its module holds that very function (then the next call's ``delayed`` reuses it)."""
     global _last
     function = _last[0]
-    if function is not None and not _in_its_module(function):
+    if function is None:
+        return
+    if type(function) is not types.FunctionType or (
+        getattr(sys.modules.get(function.__module__), function.__name__, None) is not function
+    ):
         _last = (None, None)
-
-
-def _in_its_module(function: Any) -> bool:
-    if type(function) is not types.FunctionType:
-        return False
-    module = sys.modules.get(function.__module__)
-    return getattr(module, function.__name__, None) is function
 
 
 class _NoKeywords(dict):  # type: ignore[type-arg]

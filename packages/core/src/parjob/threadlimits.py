@@ -227,7 +227,7 @@ def hold(share: int) -> int:
     (never more than they had) until :func:`release`. Returns what to release."""
     with _lock:
         _held.append(share)
-        if _saved is not None or _native_loaded():  # else nothing is loaded to limit
+        if _saved is not None or _native_seen or _native_loaded():  # else nothing to limit
             _limit_held()
     return share
 
