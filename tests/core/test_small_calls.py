@@ -204,7 +204,7 @@ def test_options_checked_once_are_the_same_options() -> None:
     assert len(optioncache._known) <= optioncache.KEPT
 
 
-def test_delayed_keeps_only_a_function_its_module_holds_between_calls() -> None:
+def test_delayed_keeps_only_a_function_its_namespace_holds_between_calls() -> None:
     from parjob import tasks
 
     Parallel(n_jobs=2, backend="threading")(delayed(double)(i) for i in range(4))
@@ -217,3 +217,13 @@ def test_delayed_keeps_only_a_function_its_module_holds_between_calls() -> None:
     assert tasks._last == (None, None)  # nothing else is held after a call
     Parallel(n_jobs=2, backend="threading")(delayed(lambda x: x)(i) for i in range(4))
     assert tasks._last == (None, None)
+
+    def inner(x: int) -> int:  # a closure's namespace does not hold it
+        return x
+
+    Parallel(n_jobs=2, backend="threading")(delayed(inner)(i) for i in range(4))
+    assert tasks._last == (None, None)
+    namespace: dict[str, object] = {}
+    exec("def run_here(x):\n    return x", namespace)  # as a benchmark harness defines one
+    Parallel(n_jobs=2, backend="threading")(delayed(namespace["run_here"])(i) for i in range(4))  # type: ignore[operator]
+    assert tasks._last[0] is namespace["run_here"]

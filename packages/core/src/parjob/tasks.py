@@ -12,7 +12,6 @@ import gc
 import itertools
 import operator
 import pickle
-import sys
 import time
 import types
 from collections.abc import Callable
@@ -48,13 +47,14 @@ def delayed(function: Callable[..., Any]) -> Callable[..., Task]:
 
 def forget_last_delayed() -> None:
     """Drop the reference ``delayed`` keeps to the last function (end of a call), unless
-    its module holds that very function (then the next call's ``delayed`` reuses it)."""
+    its module (or the namespace it was defined in) holds that very function: then the
+    next call's ``delayed`` reuses it."""
     global _last
     function = _last[0]
     if function is None:
         return
     if type(function) is not types.FunctionType or (
-        getattr(sys.modules.get(function.__module__), function.__name__, None) is not function
+        function.__globals__.get(function.__name__) is not function
     ):
         _last = (None, None)
 
