@@ -24,11 +24,11 @@ from parjob.config import Default
 KEPT = 32
 
 #: (id of the settings, arguments) -> (the settings, the arguments, the options)
-_known: dict[tuple[Any, ...], tuple[Mapping[str, Any], tuple[Any, ...], dict[str, Any]]] = {}
+_known: dict[tuple[Any, ...], tuple[Mapping[str, Any], tuple[Any, ...], tuple[Any, ...]]] = {}
 _is = operator.is_
 
 
-def recall(settings: Mapping[str, Any], arguments: tuple[Any, ...]) -> dict[str, Any] | None:
+def recall(settings: Mapping[str, Any], arguments: tuple[Any, ...]) -> tuple[Any, ...] | None:
     """The options kept for these very ``arguments`` under these very ``settings``, or None."""
     try:
         found = _known.get((id(settings), arguments))
@@ -40,7 +40,7 @@ def recall(settings: Mapping[str, Any], arguments: tuple[Any, ...]) -> dict[str,
 
 
 def remember(
-    settings: Mapping[str, Any], arguments: tuple[Any, ...], options: dict[str, Any]
+    settings: Mapping[str, Any], arguments: tuple[Any, ...], options: tuple[Any, ...]
 ) -> None:
     """Keep ``options``, checked for ``arguments`` under ``settings`` (when they are plain)."""
     if not all(map(_plain, arguments)):

@@ -41,20 +41,6 @@ _ANY_EXCEPTION = Default((Exception,))
 #: the world of a call that sets none of its options (most calls): made once
 _NO_WORLD = World()
 _NOTHING_SET = (None, None, None, None)
-#: what ``optioncache`` keeps of a checked ``Parallel``: all that its arguments decide
-#: apart from the backend
-_CHECKED = (
-    "return_as",
-    "verbose",
-    "timeout",
-    "batch_size",
-    "prefer",
-    "require",
-    "progress",
-    "policy",
-    "settings",
-    "world",
-)
 
 
 class Parallel:
@@ -144,7 +130,20 @@ class Parallel:
         )
         known = optioncache.recall(settings, arguments)
         if known is not None:
-            self.__dict__.update(known)
+            # (as many attributes as remember() below keeps, in its order; assigned one by
+            # one, not through __dict__, which would make every later attribute read slower)
+            (
+                self.return_as,
+                self.verbose,
+                self.timeout,
+                self.batch_size,
+                self.prefer,
+                self.require,
+                self.progress,
+                self.policy,
+                self.settings,
+                self.world,
+            ) = known
         else:
             self._check_options(
                 settings,
@@ -192,7 +191,20 @@ class Parallel:
             )
             self.world = _NO_WORLD if world == _NOTHING_SET else World(*world)
             optioncache.remember(
-                settings, arguments, {name: self.__dict__[name] for name in _CHECKED}
+                settings,
+                arguments,
+                (
+                    self.return_as,
+                    self.verbose,
+                    self.timeout,
+                    self.batch_size,
+                    self.prefer,
+                    self.require,
+                    self.progress,
+                    self.policy,
+                    self.settings,
+                    self.world,
+                ),
             )
         self._lock = threading.Lock()
         self._running = False
