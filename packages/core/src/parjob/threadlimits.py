@@ -83,7 +83,7 @@ def for_call(backend: Backend, n_jobs: int, explicit: int | None) -> Budget | No
     # (thread workers share this process and its environment: nothing to carry)
     env = _user_env() if backend.local and not backend.uses_threads else None
     # (made once per call: without the Python-level NamedTuple __new__)
-    return _new_budget(Budget, (share, explicit is not None, (os.getpid(), _BOOT), env))
+    return _new_budget(Budget, (share, explicit is not None, _here, env))
 
 
 _new_budget = tuple.__new__
@@ -103,10 +103,21 @@ def _set_in(source: Mapping[str, str]) -> Env:
 
 def here() -> tuple[int, int]:
     """This process, told apart from a same-numbered one on another machine."""
-    return (os.getpid(), _BOOT)
+    return _here
 
 
 _BOOT = uuid.uuid4().int
+#: here(), made once per process (a forked child makes its own)
+_here = (os.getpid(), _BOOT)
+
+
+def _new_process() -> None:
+    global _here
+    _here = (os.getpid(), _BOOT)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_process)
 
 
 # -- in the worker ---------------------------------------------------------------------
@@ -121,7 +132,7 @@ def enter(budget: Budget) -> int | None:
             return None
     if share < 1:
         share = 1
-    if budget.origin != (os.getpid(), _BOOT):  # (here(), without a call per batch)
+    if budget.origin != _here:  # (here(), without a call per batch)
         apply(share, budget.explicit, budget.env)
     return share
 
