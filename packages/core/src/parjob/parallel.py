@@ -447,15 +447,17 @@ class Parallel:
             lookahead=total is None and default_pre_dispatch,
             policy=self.policy,
         )
-        # dispatch the first batches now, so workers start while the caller goes on
-        run.start()
         if self.return_as == "list":
             try:
+                # (the first batches go out in the loop's first step: the caller then
+                # waits for them with nothing more to do, and a thread worker gets the GIL)
                 results = _in_order(run.batches())
             finally:
                 self._stop()
             tasktimes.remember(first, batcher.seconds_per_task)
             return results
+        # dispatch the first batches now, so workers start while the caller goes on
+        run.start()
         return self._finally(_flatten(run.batches()), progress, abort=run.abort)
 
     def _finally(
