@@ -204,6 +204,30 @@ def test_options_checked_once_are_the_same_options() -> None:
     assert len(optioncache._known) <= optioncache.KEPT
 
 
+def test_kept_options_keep_no_block_settings_alive() -> None:
+    import gc
+    import weakref
+
+    from parjob import optioncache, parallel_config
+
+    class Report:  # a progress callback the block sets, holding the caller's data
+        def __init__(self) -> None:
+            self.payload = list(range(10))
+
+        def __call__(self, done: int, total: int | None) -> None:
+            pass
+
+    optioncache.forget()
+    report = Report()
+    alive = weakref.ref(report)
+    with parallel_config(progress=report):
+        for _ in range(2):
+            assert Parallel(n_jobs=2, backend="threading").progress is report
+    del report
+    gc.collect()
+    assert alive() is None
+
+
 def test_delayed_keeps_only_a_function_its_namespace_holds_between_calls() -> None:
     from parjob import tasks
 

@@ -3,8 +3,9 @@
 Code like scikit-learn's builds a new ``Parallel`` with the same arguments for each of
 thousands of small calls: the options are checked and resolved once per set of arguments
 and ``parallel_config`` block, and later instances copy the result. Only what the checks
-accepted is kept (a bad value raises on every instance), and only for arguments that are
-plain immutable values (no callback or initializer is kept alive here).
+accepted is kept (a bad value raises on every instance), and only for arguments and
+settings that are plain immutable values (no callback, initializer, backend instance or
+parameter is kept alive here).
 
 Arguments are found by equality but must be the very same objects: the same call site
 passes the same ones (the defaults, literals), and an equal value of another kind
@@ -42,8 +43,9 @@ def recall(settings: Mapping[str, Any], arguments: tuple[Any, ...]) -> tuple[Any
 def remember(
     settings: Mapping[str, Any], arguments: tuple[Any, ...], options: tuple[Any, ...]
 ) -> None:
-    """Keep ``options``, checked for ``arguments`` under ``settings`` (when they are plain)."""
-    if not all(map(_plain, arguments)):
+    """Keep ``options``, checked for ``arguments`` under ``settings`` (when both hold only
+    plain values: a block's backend instance or parameters are never kept alive here)."""
+    if not all(map(_plain, arguments)) or not all(map(_plain, settings.values())):
         return
     if len(_known) >= KEPT:
         with contextlib.suppress(KeyError, StopIteration, RuntimeError):  # (other threads)
