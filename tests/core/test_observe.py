@@ -293,3 +293,19 @@ def test_a_parallel_is_freed_without_the_garbage_collector(
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_past_the_timeline_s_batches_the_totals_still_count_every_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from parjob import summary
+
+    monkeypatch.setattr(summary, "MAX_SPANS", 3)
+    parallel = Parallel(n_jobs=2, backend="threading", batch_size=1)
+    assert parallel(delayed(square)(i) for i in range(10)) == [i * i for i in range(10)]
+    run = parallel.last_run
+    assert run is not None
+    assert (run.tasks, run.batches, run.batch_sizes) == (10, 10, {1: 10})
+    assert len(run.spans) == 3 and run.spans_dropped == 7
+    assert sum(w.batches for w in run.workers.values()) == 10
+    assert sum(w.tasks for w in run.workers.values()) == 10

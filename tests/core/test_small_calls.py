@@ -177,3 +177,77 @@ def test_callables_without_real_code_are_run_and_not_remembered() -> None:
         out = Parallel(n_jobs=2, backend="threading")(delayed(awkward)(i) for i in range(4))
         assert out == [0, 1, 2, 3]
     assert tasktimes.recall(awkward) is None
+
+
+def test_options_checked_once_are_the_same_options() -> None:
+    from parjob import optioncache, parallel_config
+
+    optioncache.forget()
+    first = Parallel(n_jobs=2, backend="threading", verbose=1, timeout=5)
+    again = Parallel(n_jobs=2, backend="threading", verbose=1, timeout=5)
+    assert again.verbose == 1 and again.timeout == 5.0 and again.settings is first.settings
+    assert again.backend is not first.backend  # each instance has its own backend
+    # the same value of another type is checked afresh: True is refused where 1 is not
+    with pytest.raises(ValueError, match="retries"):
+        Parallel(n_jobs=2, retries=True)
+    assert Parallel(n_jobs=2, retries=1).policy.retries == 1
+    for _ in range(2):  # a refused value is refused every time
+        with pytest.raises(ValueError, match="timeout"):
+            Parallel(n_jobs=2, timeout=-1)
+    with parallel_config(verbose=3):  # a block's settings are read for its own instances
+        assert Parallel(n_jobs=2, backend="threading").verbose == 3
+    assert Parallel(n_jobs=2, backend="threading").verbose == 0
+    with parallel_config(verbose=2):
+        assert Parallel(n_jobs=2, backend="threading").verbose == 2
+    for k in range(optioncache.KEPT + 1):  # only the latest are kept
+        Parallel(n_jobs=2, timeout=k + 1)
+    assert len(optioncache._known) <= optioncache.KEPT
+
+
+def test_kept_options_keep_no_block_settings_alive() -> None:
+    import gc
+    import weakref
+
+    from parjob import optioncache, parallel_config
+
+    class Report:  # a progress callback the block sets, holding the caller's data
+        def __init__(self) -> None:
+            self.payload = list(range(10))
+
+        def __call__(self, done: int, total: int | None) -> None:
+            pass
+
+    optioncache.forget()
+    report = Report()
+    alive = weakref.ref(report)
+    with parallel_config(progress=report):
+        for _ in range(2):
+            assert Parallel(n_jobs=2, backend="threading").progress is report
+    del report
+    gc.collect()
+    assert alive() is None
+
+
+def test_delayed_keeps_only_a_function_its_namespace_holds_between_calls() -> None:
+    from parjob import tasks
+
+    Parallel(n_jobs=2, backend="threading")(delayed(double)(i) for i in range(4))
+    assert tasks._last[0] is double  # its module keeps it alive anyway
+    made = delayed(double)
+    Parallel(n_jobs=2, backend="threading")(made(i) for i in range(4))
+    assert delayed(double) is made
+    local = functools.partial(double)
+    Parallel(n_jobs=2, backend="threading")(delayed(local)(i) for i in range(4))
+    assert tasks._last == (None, None)  # nothing else is held after a call
+    Parallel(n_jobs=2, backend="threading")(delayed(lambda x: x)(i) for i in range(4))
+    assert tasks._last == (None, None)
+
+    def inner(x: int) -> int:  # a closure's namespace does not hold it
+        return x
+
+    Parallel(n_jobs=2, backend="threading")(delayed(inner)(i) for i in range(4))
+    assert tasks._last == (None, None)
+    namespace: dict[str, object] = {}
+    exec("def run_here(x):\n    return x", namespace)  # as a benchmark harness defines one
+    Parallel(n_jobs=2, backend="threading")(delayed(namespace["run_here"])(i) for i in range(4))  # type: ignore[operator]
+    assert tasks._last[0] is namespace["run_here"]

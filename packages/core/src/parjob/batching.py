@@ -61,17 +61,22 @@ class Batcher:
         prior: float | None = None,
     ) -> None:
         #: the most tasks in any batch (``max_tasks_per_worker``: a batch must fit a worker)
-        self.cap = min(cap, _MAX_AUTO) if cap is not None else _MAX_AUTO
+        # (conditionals rather than min() and max(), which are slow to call: per call)
+        self.cap = cap if cap is not None and cap < _MAX_AUTO else _MAX_AUTO
         self.fixed = min(batch_size, self.cap) if isinstance(batch_size, int) else None
         self.n_jobs = n_jobs
+        #: the batches the default pre_dispatch keeps in flight
+        self.waves = 2 * n_jobs
         self.target = target_seconds if timeout is None else min(target_seconds, timeout / 4)
         self.total: int | None = None
         #: probe with budgeted batches of a few tasks: not with a timeout, whose clock
         #: must cover whole batches, nor when the caller asks for single first tasks
         #: (say, to bound memory by pre_dispatch batches of one task, as joblib does)
         self.probing = probe and self.fixed is None and timeout is None
-        self.size = min(_FIRST_SIZE, self.cap) if self.probing else 1
+        self.size = (_FIRST_SIZE if self.cap > _FIRST_SIZE else self.cap) if self.probing else 1
         self.seconds_per_task: float | None = None
+        #: the time budget of the next batch: set until a batch has been timed
+        self.budget = _BUDGET_TARGETS * self.target if self.probing else None
         #: seconds per task measured by earlier calls of the same function (a hint for the
         #: first wave only: it is not a timing of this call's tasks)
         self.prior = prior if self.probing else None
@@ -85,10 +90,7 @@ class Batcher:
         """How many tasks to read before the first dispatch: a short input goes out whole."""
         if self.budget is None:  # timed, or not probing: batches are sized as usual
             return 0
-        return min(self._waves() * _FIRST_MAX, _FIRST_READ)
-
-    def _waves(self) -> int:
-        return 2 * self.n_jobs  # the batches the default pre_dispatch keeps in flight
+        return min(self.waves * _FIRST_MAX, _FIRST_READ)
 
     def learn_total(self, total: int) -> None:
         """The input holds ``total`` tasks: size the rest of the batches from it."""
@@ -96,20 +98,19 @@ class Batcher:
         if self.budget is not None:
             # equal budgeted first batches: the whole input when it is short, else a few
             # tasks each (fewer when there are that many workers)
-            short = total <= self.first_wave
+            batches = self.waves
+            short = total <= batches * _FIRST_MAX and total <= _FIRST_READ  # the first wave
             largest = _FIRST_MAX if short else _FIRST_SIZE
-            batches = self._waves()
             if short and self.prior is not None:  # no batch worth less than its overhead
                 worth = int(total * self.prior / (self.target * _OVERHEAD_SHARE))
-                batches = max(min(batches, worth), 1)
-            self.size = max(min(math.ceil(total / batches), largest, self.cap), 1)
-
-    @property
-    def budget(self) -> float | None:
-        """The time budget of the next batch: set until a batch has been timed."""
-        if self.probing and self.seconds_per_task is None:
-            return _BUDGET_TARGETS * self.target
-        return None
+                if worth < batches:
+                    batches = worth if worth > 1 else 1
+            size = math.ceil(total / batches)
+            if size > largest:
+                size = largest
+            if size > self.cap:
+                size = self.cap
+            self.size = size if size > 1 else 1
 
     def next_size(self, dispatched: int) -> int:
         if self.fixed is not None:
@@ -135,8 +136,14 @@ class Batcher:
         estimate = self.seconds_per_task
         estimate = observed if estimate is None else 0.5 * (estimate + observed)
         self.seconds_per_task = estimate
+        self.budget = None
         wanted = int(self.target / estimate) if estimate > 0 else _MAX_AUTO
-        self.size = max(1, min(wanted, self.size * _GROWTH, self.cap))
+        size = self.size * _GROWTH
+        if wanted < size:
+            size = wanted
+        if self.cap < size:
+            size = self.cap
+        self.size = size if size > 1 else 1
 
     def expected_seconds(self, tasks: int) -> float:
         """How long a batch of ``tasks`` should take, from what was measured so far."""

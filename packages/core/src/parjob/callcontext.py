@@ -143,10 +143,13 @@ def capture(
     appear as they happen, and are relayed by default only where the caller's streams are
     something else (Jupyter, captured output).
     """
-    variables = [
-        (var, value) for var, value in contextvars.copy_context().items() if var not in state.OWN
-    ]
-    libraries = [found for found in _hook_values() if found is not None]
+    context = contextvars.copy_context()
+    # (each comprehension is a call: none for the usual empty context and hooks)
+    variables = (
+        [(v, value) for v, value in context.items() if v not in state.OWN] if context else []
+    )
+    hooked = _hook_values()
+    libraries = [found for found in hooked if found is not None] if hooked else []
     if portable:
         libraries += [
             functools.partial(decimal.localcontext, value)
@@ -212,8 +215,10 @@ def _lowest_log_level() -> int:
 
 
 def _hook_values() -> list[Any]:
-    from parjob import plugins
-
+    # the caller has loaded it (Parallel chose a backend); an import costs more per call
+    plugins = sys.modules.get("parjob.plugins")
+    if plugins is None:
+        import parjob.plugins as plugins
     manager = plugins._load().manager  # the registry's plugin manager, loaded once
     if manager is None or not manager.hook.capture_context.get_hookimpls():
         return []

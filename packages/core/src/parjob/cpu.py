@@ -31,7 +31,7 @@ def cpu_count(only_physical_cores: bool = False) -> int:
     worker = state.worker.get()
     if worker is not None and worker.cpus is not None and worker.cpus < count:
         count = worker.cpus
-    return max(count, 1)
+    return count if count > 1 else 1  # (not max(): it is slow to call, and this is per call)
 
 
 if hasattr(os, "process_cpu_count"):  # Python 3.13+
@@ -50,8 +50,16 @@ else:
         return os.cpu_count() or 1
 
 
+_LIMIT_VAR = "PARJOB_MAX_CPU_COUNT"
+#: the name as ``os.environ`` keeps it in its own dict (None where it has none)
+_LIMIT_KEY = getattr(os.environ, "encodekey", lambda name: None)(_LIMIT_VAR)
+
+
 def _env_limit() -> int | None:
-    raw = os.environ.get("PARJOB_MAX_CPU_COUNT", "").strip()
+    data = getattr(os.environ, "_data", None)
+    if _LIMIT_KEY is not None and type(data) is dict and _LIMIT_KEY not in data:
+        return None  # not set (the usual case), known without the exceptions of get()
+    raw = os.environ.get(_LIMIT_VAR, "").strip()
     return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 

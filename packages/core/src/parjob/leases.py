@@ -9,26 +9,22 @@ so no call can stop, abort or clean up another's work.
 
 from __future__ import annotations
 
-import threading
-import weakref
-
 from parjob.backend import Backend
 
-_lock = threading.Lock()
-_busy: weakref.WeakSet[Backend] = weakref.WeakSet()
+#: the instances taken, by id (held only until they are given back): each entry is the
+#: taker's own tuple, so that one ``setdefault`` (atomic) both checks and takes
+_busy: dict[int, tuple[Backend]] = {}
 
 
 def take(backend: Backend) -> Backend:
     """The instance a call runs on: ``backend`` when it is free, else a fresh twin."""
-    with _lock:
-        if backend not in _busy:
-            _busy.add(backend)
-            return backend
+    mine = (backend,)
+    if _busy.setdefault(id(backend), mine) is mine:
+        return backend
     return backend.fresh()
 
 
 def give_back(backend: Backend, used: Backend) -> None:
     """The call that ran on ``used`` (taken for ``backend``) has ended."""
     if used is backend:
-        with _lock:
-            _busy.discard(backend)
+        _busy.pop(id(backend), None)

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from parjob import config
+from parjob import config, state
 from parjob.backend import Backend
 from parjob.warn import warn_user
 
@@ -27,7 +27,9 @@ def nested_for(backend: Backend, n_jobs: int) -> tuple[Any, ...]:
     tasks that ``backend`` runs with ``n_jobs`` workers."""
     name, inner_n_jobs = backend.nested(n_jobs)
     processes = bool(getattr(backend, "workers_start_processes", True))
-    return (name, inner_n_jobs, backend.name, processes, config.nesting_level() + 1)
+    worker = state.worker.get()  # (config.nesting_level(), without a call per call)
+    level = worker.level + 1 if worker is not None else 1
+    return (name, inner_n_jobs, backend.name, processes, level)
 
 
 def starts_processes(backend: Backend) -> bool:

@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 from typing import Any
 
+from parjob import plugins
 from parjob.summary import RunSummary
 
 _HOOKS = ("call_started", "batch_finished", "task_failed", "call_finished")
@@ -128,8 +129,6 @@ def hook_relay(load: bool = True) -> HookRelay | None:
     :func:`remove_observer` change them.
     """
     global _cached
-    from parjob import plugins
-
     cached_key = _cached[0]
     if cached_key is not None and cached_key[1] == _changes:
         registry = plugins._registry
@@ -162,8 +161,6 @@ def add_observer(plugin: object, name: str | None = None) -> None:
     """Register ``plugin`` (an object or module with ``@parjob.hookimpl`` methods) so it
     hears of every call from now on, as an installed plugin would."""
     global _changes
-    from parjob import plugins
-
     plugins._load().manager.register(plugin, name=name)  # type: ignore[union-attr]
     _changes += 1
 
@@ -171,8 +168,6 @@ def add_observer(plugin: object, name: str | None = None) -> None:
 def remove_observer(plugin: object) -> None:
     """Stop ``plugin`` (registered with :func:`add_observer`) hearing of calls."""
     global _changes
-    from parjob import plugins
-
     manager = plugins._load().manager
     if manager is not None and manager.is_registered(plugin):
         manager.unregister(plugin)

@@ -7,13 +7,14 @@ import operator
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
 from parjob import (
     config,
     leases,
+    optioncache,
     recycling,
     seeds,
     tasktimes,
@@ -108,6 +109,143 @@ class Parallel:
                 stacklevel=2,
             )
             return_as = "generator" if return_generator else return_as
+        arguments = (
+            return_as,
+            verbose,
+            timeout,
+            batch_size,
+            temp_folder,
+            max_nbytes,
+            mmap_mode,
+            prefer,
+            require,
+            progress,
+            on_error,
+            retries,
+            retry_on,
+            retry_delay,
+            seed,
+            seed_globals,
+            initializer,
+            initargs,
+            relay_logs,
+            relay_output,
+            max_tasks_per_worker,
+        )
+        known = optioncache.recall(settings, arguments)
+        if known is not None:
+            # (as many attributes as remember() below keeps, in its order; assigned one by
+            # one, not through __dict__, which would make every later attribute read slower)
+            (
+                self.return_as,
+                self.verbose,
+                self.timeout,
+                self.batch_size,
+                self.prefer,
+                self.require,
+                self.progress,
+                self.policy,
+                self.settings,
+                self.world,
+            ) = known
+        else:
+            self._check_options(
+                settings,
+                return_as,
+                verbose,
+                timeout,
+                batch_size,
+                temp_folder,
+                max_nbytes,
+                mmap_mode,
+                prefer,
+                require,
+                progress,
+                on_error,
+                retries,
+                retry_on,
+                retry_delay,
+                max_tasks_per_worker,
+            )
+        validation.check_backend_spec(backend)
+        self._backend, requested = choose(
+            backend,
+            validation.check_n_jobs(n_jobs),
+            self.prefer,
+            self.require,
+            backend_kwargs,
+            settings,
+        )
+        self.n_jobs: int = requested
+        recycling.check_supported(self._backend, self.settings.max_tasks_per_worker)
+        self._announced = False
+        if requested < 0:  # sizing reads the cluster's slots: the engine starts here
+            self._announce_startup()
+        self.pre_dispatch = pre_dispatch
+        validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
+        if known is None:
+            init = workerinit.check(initializer, initargs)  # initargs alone are refused too
+            seed = seeds.check_seed(seed)
+            world = (
+                seed,
+                init if initializer is not None else None,
+                validation.check_switch("relay_logs", chosen(relay_logs, settings, "relay_logs")),
+                validation.check_switch(
+                    "relay_output", chosen(relay_output, settings, "relay_output")
+                ),
+                seeds.check_seed_globals(seed_globals, seed),
+            )
+            self.world = _NO_WORLD if world == _NOTHING_SET else World(*world)
+            optioncache.remember(
+                settings,
+                arguments,
+                (
+                    self.return_as,
+                    self.verbose,
+                    self.timeout,
+                    self.batch_size,
+                    self.prefer,
+                    self.require,
+                    self.progress,
+                    self.policy,
+                    self.settings,
+                    self.world,
+                ),
+            )
+        if self.world.seed_globals:  # (the backend decides: not kept with the options)
+            seeds.check_globals_are_own(self._backend, self._effective_n_jobs())
+        self._lock = threading.Lock()
+        self._running = False
+        self._managed = False
+        #: the instance the current call or ``with`` block runs on (see parjob.leases)
+        self._taken: Backend | None = None
+        #: the native thread limit a thread backend's call holds (see parjob.threadlimits)
+        self._held: int | None = None
+        #: the unfinished generator of the last call (weakly: dropping it still cleans up)
+        self._stream: weakref.ref[Generator[Any, None, None]] | None = None
+        #: the hub of the last call that ended (its summary is ``last_run``)
+        self._last: Progress | None = None
+
+    def _check_options(
+        self,
+        settings: Mapping[str, Any],
+        return_as: Any,
+        verbose: Any,
+        timeout: Any,
+        batch_size: Any,
+        temp_folder: Any,
+        max_nbytes: Any,
+        mmap_mode: Any,
+        prefer: Any,
+        require: Any,
+        progress: Any,
+        on_error: Any,
+        retries: Any,
+        retry_on: Any,
+        retry_delay: Any,
+        max_tasks_per_worker: Any,
+    ) -> None:
+        """Check and resolve the options that do not depend on the backend."""
         self.return_as = validation.check_return_as(return_as)
         self.verbose = validation.check_verbose(chosen(verbose, settings, "verbose"))
         self.timeout = validation.check_timeout(timeout)
@@ -132,43 +270,6 @@ class Parallel:
                 chosen(max_tasks_per_worker, settings, "max_tasks_per_worker")
             ),
         )
-        validation.check_backend_spec(backend)
-        self._backend, requested = choose(
-            backend,
-            validation.check_n_jobs(n_jobs),
-            self.prefer,
-            self.require,
-            backend_kwargs,
-            settings,
-        )
-        self.n_jobs: int = requested
-        recycling.check_supported(self._backend, self.settings.max_tasks_per_worker)
-        self._announced = False
-        if requested < 0:  # sizing reads the cluster's slots: the engine starts here
-            self._announce_startup()
-        self.pre_dispatch = pre_dispatch
-        validation.parse_pre_dispatch(pre_dispatch, self._effective_n_jobs())
-        init = workerinit.check(initializer, initargs)  # initargs alone are refused too
-        seed = seeds.check_seed(seed)
-        world = (
-            seed,
-            init if initializer is not None else None,
-            validation.check_switch("relay_logs", chosen(relay_logs, settings, "relay_logs")),
-            validation.check_switch("relay_output", chosen(relay_output, settings, "relay_output")),
-            seeds.check_seed_globals(seed_globals, seed, self._backend, self._effective_n_jobs()),
-        )
-        self.world = _NO_WORLD if world == _NOTHING_SET else World(*world)
-        self._lock = threading.Lock()
-        self._running = False
-        self._managed = False
-        #: the instance the current call or ``with`` block runs on (see parjob.leases)
-        self._taken: Backend | None = None
-        #: the native thread limit a thread backend's call holds (see parjob.threadlimits)
-        self._held: int | None = None
-        #: the unfinished generator of the last call (weakly: dropping it still cleans up)
-        self._stream: weakref.ref[Generator[Any, None, None]] | None = None
-        #: the hub of the last call that ended (its summary is ``last_run``)
-        self._last: Progress | None = None
 
     @property
     def backend(self) -> Backend:
@@ -262,10 +363,33 @@ class Parallel:
         progress.on_end = self._ended
         progress.begin()
         try:
+            if inline:
+                return self._run_inline(tasks, progress)
             return self._run(tasks, total, n_jobs, progress, first)
         except BaseException as exc:
             progress.close(exc)
             raise
+
+    def _run_inline(self, tasks: Iterator[Task], progress: Progress) -> Any:
+        """Run the tasks in the caller, one after the other (one worker)."""
+        if self.timeout is not None:
+            # joblib's words (tasks run inline: SequentialBackend), which callers match
+            warn_user(
+                "The backend class 'SequentialBackend' does not support timeout. You have "
+                f"set 'timeout={self.timeout:g}' in Parallel but the 'timeout' parameter "
+                "will not be used."
+            )
+        if isinstance(self.batch_size, int):
+            tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
+        tasks = self.world.inline(tasks)
+        if not self.policy.is_default:
+            inline = run_inline_with_policy(tasks, self.policy, progress)
+            if self.return_as == "list":
+                return list(inline)
+            return self._finally(inline, progress, stop=False)
+        if self.return_as == "list":
+            return run_inline_list(tasks, progress)
+        return self._finally(run_inline(tasks, progress), progress, stop=False)
 
     def _run(
         self,
@@ -275,25 +399,7 @@ class Parallel:
         progress: Progress,
         first: Any = None,
     ) -> Any:
-        if self._runs_inline(n_jobs):
-            if self.timeout is not None:
-                # joblib's words (tasks run inline: SequentialBackend), which callers match
-                warn_user(
-                    "The backend class 'SequentialBackend' does not support timeout. You have "
-                    f"set 'timeout={self.timeout:g}' in Parallel but the 'timeout' parameter "
-                    "will not be used."
-                )
-            if isinstance(self.batch_size, int):
-                tasks = _read_in_batches(tasks, self.batch_size)  # as joblib reads the input
-            tasks = self.world.inline(tasks)
-            if not self.policy.is_default:
-                inline = run_inline_with_policy(tasks, self.policy, progress)
-                if self.return_as == "list":
-                    return list(inline)
-                return self._finally(inline, progress, stop=False)
-            if self.return_as == "list":
-                return run_inline_list(tasks, progress)
-            return self._finally(run_inline(tasks, progress), progress, stop=False)
+        """Run the tasks on the backend's workers."""
         if not self._managed:
             self._take()
         try:
@@ -349,15 +455,17 @@ class Parallel:
             lookahead=total is None and default_pre_dispatch,
             policy=self.policy,
         )
-        # dispatch the first batches now, so workers start while the caller goes on
-        run.start()
         if self.return_as == "list":
             try:
+                # (the first batches go out in the loop's first step: the caller then
+                # waits for them with nothing more to do, and a thread worker gets the GIL)
                 results = _in_order(run.batches())
             finally:
                 self._stop()
             tasktimes.remember(first, batcher.seconds_per_task)
             return results
+        # dispatch the first batches now, so workers start while the caller goes on
+        run.start()
         return self._finally(_flatten(run.batches()), progress, abort=run.abort)
 
     def _finally(

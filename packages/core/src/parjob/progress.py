@@ -218,7 +218,7 @@ class Progress:
         self._error = error
         if self._inline and self.watched and self.done > self._inline_done:
             self.ran_until(self.done, None)  # the last group of inline tasks
-        if error is None:
+        if error is None and self._total != self.done:
             self.total = self.done  # an input without a length ended here
         self._held.clear()
         self.recorder.settle()

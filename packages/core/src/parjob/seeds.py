@@ -172,23 +172,27 @@ def check_seed(seed: Any) -> int | None:
     return int(seed)
 
 
-def check_seed_globals(value: Any, seed: int | None, backend: Any, n_jobs: int) -> bool:
-    """``seed_globals=`` as accepted by ``Parallel``: a bool, True only with ``seed=`` and
-    where tasks do not share the globals while they run (not on several thread workers)."""
+def check_seed_globals(value: Any, seed: int | None) -> bool:
+    """``seed_globals=`` as accepted by ``Parallel``: a bool, True only with ``seed=``."""
     if not isinstance(value, bool):
         raise ValueError(f"seed_globals must be True or False, got {value!r}")
     if value and seed is None:
         raise ValueError(
             "seed_globals=True needs seed=..., e.g. Parallel(seed=0, seed_globals=True)"
         )
-    if value and backend.uses_threads and n_jobs > 1:
+    return value
+
+
+def check_globals_are_own(backend: Any, n_jobs: int) -> None:
+    """Refuse ``seed_globals=True`` where tasks share the globals while they run: on
+    several thread workers."""
+    if backend.uses_threads and n_jobs > 1:
         raise ValueError(
             f"seed_globals=True cannot be honoured on {backend!r}: its thread workers "
             "share the random and numpy global generators, so a task's draws from them "
             "could not be its own. Use parjob.task_rng() in the task, or a backend whose "
             "workers are processes (e.g. 'loky')"
         )
-    return value
 
 
 def _mix(seed: int, index: int) -> int:

@@ -27,7 +27,7 @@ def choose(
 ) -> tuple[Backend, int]:
     """The backend instance and the (not yet effective) n_jobs for one ``Parallel``."""
     configured = settings.get("backend")
-    config_params: dict[str, Any] = dict(settings.get("backend_params", {}))
+    config_params: Mapping[str, Any] = settings.get("backend_params") or {}
     context_n_jobs = settings.get("n_jobs")
     if backend is not None:
         params = config_params if configured == backend else {}
@@ -60,10 +60,14 @@ def choose(
 
 def _runnable(backend: Backend, n_jobs: int) -> tuple[Backend, int]:
     """``backend``, or what runs instead where it cannot start (see ``parjob.nesting``)."""
-    chosen, chosen_n_jobs = nesting.runnable(
-        backend, n_jobs, lambda name: backend_instance(name, {})
-    )
+    if not nesting.starts_processes(backend):  # threads, inline, a cluster: they run anywhere
+        return backend, n_jobs
+    chosen, chosen_n_jobs = nesting.runnable(backend, n_jobs, _by_name)
     return chosen, chosen_n_jobs if chosen_n_jobs is not None else n_jobs
+
+
+def _by_name(name: str) -> Backend:
+    return backend_instance(name, {})
 
 
 def backend_instance(backend: Any, params: dict[str, Any]) -> Backend:

@@ -146,13 +146,12 @@ class Recorder:
         self.backend = backend
         self.n_jobs = n_jobs
         self.started = started
-        self.tasks = 0
-        self.batches = 0
-        self.sizes: dict[int, int] = {}
-        #: worker -> [first began (wall), working seconds, batches, tasks]
-        self.workers: dict[str, list[float]] = {}
+        #: each batch as ``(worker, began, seconds, start, tasks)``: the first ``MAX_SPANS``
+        #: (the timeline; the totals are added up from them when asked for)
         self.spans: list[tuple[str, float, float, int, int]] = []
         self.spans_dropped = 0
+        #: the totals, kept up to date batch by batch once spans are dropped
+        self._totals: _Totals | None = None
         self.failures = 0
         self.retries = 0
         self._slowest: list[tuple[float, int, int, int, Any]] = []
@@ -173,21 +172,26 @@ class Recorder:
             each = seconds / tasks
             if len(self._slowest) < SLOWEST or each > self._slowest[0][0]:
                 self.slow(start, each, tasks, first)
-        self.tasks += tasks
-        self.batches += 1
-        self.sizes[tasks] = self.sizes.get(tasks, 0) + 1
-        held = self.workers.get(worker)
-        if held is None:
-            self.workers[worker] = [began, seconds, 1, tasks]
-        else:
-            held[0] = min(held[0], began)
-            held[1] += seconds
-            held[2] += 1
-            held[3] += tasks
         if len(self.spans) < MAX_SPANS:
             self.spans.append((worker, began, seconds, start, tasks))
-        else:
-            self.spans_dropped += 1
+            return
+        self._totals = self.totals()  # from here on, added up as batches come
+        self._totals.add(worker, began, seconds, tasks)
+        self.spans_dropped += 1
+
+    @property
+    def batches(self) -> int:
+        """Batches recorded so far."""
+        return len(self.spans) + self.spans_dropped
+
+    def totals(self) -> _Totals:
+        """Tasks, batch sizes and each worker's time, over every batch recorded so far."""
+        if self._totals is not None:
+            return self._totals
+        totals = _Totals()
+        for worker, began, seconds, _, tasks in list(self.spans):
+            totals.add(worker, began, seconds, tasks)
+        return totals
 
     def is_slow(self, seconds: float) -> bool:
         """Whether a task of ``seconds`` would be among the slowest kept."""
@@ -197,8 +201,8 @@ class Recorder:
         """Offer a task (or a batch's average per task) to the slowest list. ``task`` is
         the (first) task, or already the text to show; it is kept (only the slowest few
         are) until ``settle`` turns it into text at the end of the call."""
-        if not self.is_slow(seconds):
-            return
+        if len(self._slowest) >= SLOWEST and seconds <= self._slowest[0][0]:
+            return  # not slow enough (as is_slow says, without a call per batch)
         self._offered += 1
         entry = (seconds, self._offered, index, tasks, task)
         if len(self._slowest) < SLOWEST:
@@ -210,10 +214,9 @@ class Recorder:
         """The call ended: views of the slowest tasks replace the tasks themselves, so
         ``last_run`` keeps no argument alive. Batches under ``_VIEWED_SECONDS`` show only
         their function's name (a call of tiny tasks pays nothing for views)."""
-        self._slowest = [
-            (seconds, order, index, tasks, _view(task, tasks, seconds * tasks))
-            for seconds, order, index, tasks, task in self._slowest
-        ]
+        slowest = self._slowest
+        for at, (seconds, order, index, tasks, task) in enumerate(slowest):
+            slowest[at] = (seconds, order, index, tasks, _view(task, tasks, seconds * tasks))
 
     def failed(self, retrying: bool) -> None:
         if retrying:
@@ -222,8 +225,9 @@ class Recorder:
             self.failures += 1
 
     def summary(self, elapsed: float, error: str | None) -> RunSummary:
+        totals = self.totals()
         workers = {}
-        for worker, (first, working, batches, tasks) in self.workers.items():
+        for worker, (first, working, batches, tasks) in totals.workers.items():
             starting = min(max(first - self.started, 0.0), elapsed) if first else 0.0
             waiting = max(elapsed - starting - working, 0.0)
             workers[worker] = WorkerTime(
@@ -240,9 +244,9 @@ class Recorder:
         return RunSummary(
             backend=self.backend,
             n_jobs=self.n_jobs,
-            tasks=self.tasks,
+            tasks=totals.tasks,
             batches=self.batches,
-            batch_sizes=dict(sorted(self.sizes.items())),
+            batch_sizes=dict(sorted(totals.sizes.items())),
             elapsed=elapsed,
             workers=workers,
             failures=self.failures,
@@ -253,6 +257,30 @@ class Recorder:
             spans_dropped=self.spans_dropped,
             started=self.started,
         )
+
+
+class _Totals:
+    """Tasks, batch sizes and each worker's time, added up batch by batch."""
+
+    __slots__ = ("sizes", "tasks", "workers")
+
+    def __init__(self) -> None:
+        self.tasks = 0
+        self.sizes: dict[int, int] = {}
+        #: worker -> [first began (wall), working seconds, batches, tasks]
+        self.workers: dict[str, list[float]] = {}
+
+    def add(self, worker: str, began: float, seconds: float, tasks: int) -> None:
+        self.tasks += tasks
+        self.sizes[tasks] = self.sizes.get(tasks, 0) + 1
+        held = self.workers.get(worker)
+        if held is None:
+            self.workers[worker] = [began, seconds, 1, tasks]
+        else:
+            held[0] = min(held[0], began)
+            held[1] += seconds
+            held[2] += 1
+            held[3] += tasks
 
 
 def _view(task: Any, tasks: int, seconds: float = _VIEWED_SECONDS) -> str:

@@ -46,9 +46,17 @@ def delayed(function: Callable[..., Any]) -> Callable[..., Task]:
 
 
 def forget_last_delayed() -> None:
-    """Drop the reference ``delayed`` keeps to the last function (end of a call)."""
+    """Drop the reference ``delayed`` keeps to the last function (end of a call), unless
+    its module (or the namespace it was defined in) holds that very function: then the
+    next call's ``delayed`` reuses it."""
     global _last
-    _last = (None, None)
+    function = _last[0]
+    if function is None:
+        return
+    if type(function) is not types.FunctionType or (
+        function.__globals__.get(function.__name__) is not function
+    ):
+        _last = (None, None)
 
 
 class _NoKeywords(dict):  # type: ignore[type-arg]
@@ -282,7 +290,8 @@ class Batch:
             relayed = [*(relayed or ()), ("warning", (seeds.SeedWarning, warning))]
         if failure is not None:
             raise failure  # outside the handler: no __context__ that would have to pickle
-        return BatchResult(results, time.perf_counter() - began, worker_id(), began_at, relayed)
+        seconds = time.perf_counter() - began
+        return _new_result(BatchResult, (results, seconds, worker_id(), began_at, relayed))
 
 
 class _WorkerSetup:
@@ -358,6 +367,8 @@ _COMPARED_BY_IDENTITY = frozenset(
     {types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial}
 )
 
+#: makes a BatchResult from its fields without the Python-level ``__new__`` (per batch)
+_new_result = tuple.__new__
 _first = operator.itemgetter(0)
 _second = operator.itemgetter(1)
 _third = operator.itemgetter(2)

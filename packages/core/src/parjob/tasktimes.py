@@ -32,6 +32,8 @@ _times: dict[int, tuple[Any, float]] = {}
 
 
 def _code(function: Any) -> Any:
+    if type(function) is types.FunctionType:  # the usual case, without the lookups below
+        return function.__code__
     while isinstance(function, functools.partial):
         function = function.func
     try:
@@ -64,7 +66,8 @@ def remember(function: Any, seconds: float | None) -> None:
         return
     found = _times.get(id(code))
     if found is not None and found[0] is code:
-        blended = math.sqrt(max(found[1], _TINY) * max(seconds, _TINY))
+        old, new = found[1], seconds  # (at least _TINY: not max(), which is slow to call)
+        blended = math.sqrt((old if old > _TINY else _TINY) * (new if new > _TINY else _TINY))
         _times[id(code)] = (code, blended)  # in place: the dict keeps its size
         return
     with _lock:

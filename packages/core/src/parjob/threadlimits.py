@@ -70,7 +70,9 @@ class Budget(NamedTuple):
 
 def default_share(n_jobs: int) -> int:
     """Each of ``n_jobs`` workers on this machine: its CPUs divided fairly (at least one)."""
-    return max(cpu_count() // max(n_jobs, 1), 1)
+    # (conditionals, not max(), which is slow to call: this runs once per call)
+    share = cpu_count() // (n_jobs if n_jobs > 1 else 1)
+    return share if share > 1 else 1
 
 
 def for_call(backend: Backend, n_jobs: int, explicit: int | None) -> Budget | None:
@@ -80,7 +82,11 @@ def for_call(backend: Backend, n_jobs: int, explicit: int | None) -> Budget | No
         return None
     # (thread workers share this process and its environment: nothing to carry)
     env = _user_env() if backend.local and not backend.uses_threads else None
-    return Budget(share, explicit is not None, here(), env)
+    # (made once per call: without the Python-level NamedTuple __new__)
+    return _new_budget(Budget, (share, explicit is not None, _here, env))
+
+
+_new_budget = tuple.__new__
 
 
 def _user_env() -> Env:
@@ -97,10 +103,21 @@ def _set_in(source: Mapping[str, str]) -> Env:
 
 def here() -> tuple[int, int]:
     """This process, told apart from a same-numbered one on another machine."""
-    return (os.getpid(), _BOOT)
+    return _here
 
 
 _BOOT = uuid.uuid4().int
+#: here(), made once per process (a forked child makes its own)
+_here = (os.getpid(), _BOOT)
+
+
+def _new_process() -> None:
+    global _here
+    _here = (os.getpid(), _BOOT)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_process)
 
 
 # -- in the worker ---------------------------------------------------------------------
@@ -113,8 +130,9 @@ def enter(budget: Budget) -> int | None:
             share = int(share())
         except Exception:  # an engine that cannot say: no limit rather than no task
             return None
-    share = max(share, 1)
-    if budget.origin != here():
+    if share < 1:
+        share = 1
+    if budget.origin != _here:  # (here(), without a call per batch)
         apply(share, budget.explicit, budget.env)
     return share
 
@@ -211,7 +229,8 @@ def hold_for(budget: Budget | None) -> int | None:
     """For a call on thread workers: :func:`hold` its budget's share (None: none to hold)."""
     if budget is None or not isinstance(budget.share, int):
         return None
-    return hold(max(budget.share, 1))
+    share = budget.share
+    return hold(share if share > 1 else 1)
 
 
 def hold(share: int) -> int:
@@ -219,7 +238,8 @@ def hold(share: int) -> int:
     (never more than they had) until :func:`release`. Returns what to release."""
     with _lock:
         _held.append(share)
-        _limit_held()
+        if _saved is not None or _native_seen or _native_loaded():  # else nothing to limit
+            _limit_held()
     return share
 
 
@@ -231,7 +251,7 @@ def release(share: int) -> None:
             _held.remove(share)
         if _held:
             _limit_held()
-        else:
+        elif _saved is not None:
             _restore()
 
 

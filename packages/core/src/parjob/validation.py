@@ -29,7 +29,7 @@ def _is_int(value: Any) -> bool:
 def check_n_jobs(n_jobs: Any) -> int | None:
     if n_jobs is None:
         return None
-    if not _is_int(n_jobs):
+    if type(n_jobs) is not int and not _is_int(n_jobs):
         raise TypeError(
             f"n_jobs must be an int or None, got {n_jobs!r}: use -1 for all CPUs, "
             "-2 for all but one, or a positive count"

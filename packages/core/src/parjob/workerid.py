@@ -7,14 +7,25 @@ import socket
 import threading
 
 _host = socket.gethostname()
+#: each thread's id, made once (a forked child starts afresh: see _forget_after_fork)
+_made = threading.local()
 
 
 def worker_id() -> str:
-    """This thread's id as a worker: host name, process id and native thread id.
+    """This thread's id as a worker: host name, process id and native thread id."""
+    made: str | None = getattr(_made, "id", None)
+    if made is None:
+        made = _made.id = f"{_host}:{os.getpid()}:{threading.get_native_id()}"
+    return made
 
-    Cheap enough to call once per batch (a forked process gets its own pid at once).
-    """
-    return f"{_host}:{os.getpid()}:{threading.get_native_id()}"
+
+def _forget_after_fork() -> None:
+    global _made
+    _made = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def process_id(pid: int | None = None) -> str:

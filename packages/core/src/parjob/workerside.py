@@ -37,17 +37,34 @@ def enter(nested: tuple[Any, ...], portable: bool) -> WorkerToken:
     ``nested`` is the batch's :class:`Nested` record, perhaps followed by the call's
     context (or None) and its budget; ``portable`` says the batch crossed a process boundary.
     """
-    backend, n_jobs = nested[0], nested[1]
-    if len(nested) >= 5:
-        outer, processes, level = nested[2], nested[3], nested[4]
-    else:  # a batch from an older caller: a task of a top-level call
-        outer, processes, level = backend, True, 1
-    context = nested[5] if len(nested) > 5 else None
-    cpus = threadlimits.enter(nested[6]) if len(nested) > 6 else None
+    size = len(nested)
+    cpus = threadlimits.enter(nested[6]) if size > 6 else None
+    context = nested[5] if size > 5 else None
     entered = context.enter(portable) if context is not None else None
-    settings = {"backend": backend, "n_jobs": n_jobs, "in_worker": True}
-    token = state.settings.set(MappingProxyType(settings))
-    return token, state.worker.set(Nested(backend, n_jobs, outer, processes, level, cpus)), entered
+    if size < 5:  # a batch from an older caller: a task of a top-level call
+        nested = (nested[0], nested[1], nested[0], True, 1)
+    record = (*nested[:5], cpus)
+    world = _worlds.get(record)
+    if world is None:
+        world = _world(record)
+    return state.settings.set(world[0]), state.worker.set(world[1]), entered
+
+
+#: the settings and ``Nested`` record each batch's world installs, by the record's fields
+#: (both read-only: the batches of a call, and of calls alike, share them)
+_worlds: dict[tuple[Any, ...], tuple[Mapping[str, Any], Nested]] = {}
+
+
+def _world(record: tuple[Any, ...]) -> tuple[Mapping[str, Any], Nested]:
+    backend, n_jobs = record[0], record[1]
+    world = (
+        MappingProxyType({"backend": backend, "n_jobs": n_jobs, "in_worker": True}),
+        Nested(*record),
+    )
+    if len(_worlds) >= 64:
+        _worlds.clear()
+    _worlds[record] = world
+    return world
 
 
 def leave(token: WorkerToken) -> Any:

@@ -39,19 +39,18 @@ if hasattr(os, "register_at_fork"):
 
 def take(size: int) -> ThreadPoolExecutor:
     """An idle pool of ``size`` threads, or a new one."""
+    expired = []
+    pool = None
     with _lock:
-        now = time.monotonic()
-        cut = 0  # pools are given back in time order: the expired ones come first
-        while cut < len(_idle) and now - _idle[cut][2] > IDLE_SECONDS:
-            cut += 1
-        expired = [pool for _, pool, _ in _idle[:cut]]
-        del _idle[:cut]
-        for k in range(len(_idle) - 1, -1, -1):
-            if _idle[k][0] == size:
-                pool = _idle.pop(k)[1]
-                break
-        else:
-            pool = None
+        if _idle:
+            # pools are given back in time order: the expired ones come first
+            cut = time.monotonic() - IDLE_SECONDS
+            while _idle and _idle[0][2] < cut:
+                expired.append(_idle.pop(0)[1])
+            for k in range(len(_idle) - 1, -1, -1):
+                if _idle[k][0] == size:
+                    pool = _idle.pop(k)[1]
+                    break
     for old in expired:
         old.shutdown(wait=False)
     return pool or ThreadPoolExecutor(size, thread_name_prefix="parjob-thread")

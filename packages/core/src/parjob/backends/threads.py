@@ -32,9 +32,10 @@ class ThreadingBackend(Backend):
         self._n_jobs = 0
 
     def start(self, n_jobs: int, settings: RunSettings) -> None:
-        if self._executor is not None and self._n_jobs == n_jobs:
-            return
-        self.stop()
+        if self._executor is not None:
+            if self._n_jobs == n_jobs:
+                return
+            self.stop()
         self._executor = threadpools.take(n_jobs)
         self._n_jobs = n_jobs
 
