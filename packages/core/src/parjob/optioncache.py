@@ -17,9 +17,37 @@ from __future__ import annotations
 import contextlib
 import operator
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from parjob.config import Default
+
+
+class Arguments(NamedTuple):
+    """The arguments of ``Parallel(...)`` that its options are checked from (all but the
+    backend, ``n_jobs`` and ``pre_dispatch``)."""
+
+    return_as: Any
+    verbose: Any
+    timeout: Any
+    batch_size: Any
+    temp_folder: Any
+    max_nbytes: Any
+    mmap_mode: Any
+    prefer: Any
+    require: Any
+    progress: Any
+    on_error: Any
+    retries: Any
+    retry_on: Any
+    retry_delay: Any
+    seed: Any
+    seed_globals: Any
+    initializer: Any
+    initargs: Any
+    relay_logs: Any
+    relay_output: Any
+    max_tasks_per_worker: Any
+
 
 #: sets of options kept (the oldest is forgotten first)
 KEPT = 32

@@ -27,6 +27,7 @@ from parjob.batching import Batcher
 from parjob.config import Default, chosen
 from parjob.inline import run_inline, run_inline_list, run_inline_with_policy
 from parjob.nesting import nested_for
+from parjob.optioncache import Arguments
 from parjob.policy import make_policy
 from parjob.progress import Progress, write_line
 from parjob.runner import Run
@@ -109,48 +110,9 @@ class Parallel:
                 stacklevel=2,
             )
             return_as = "generator" if return_generator else return_as
-        arguments = (
-            return_as,
-            verbose,
-            timeout,
-            batch_size,
-            temp_folder,
-            max_nbytes,
-            mmap_mode,
-            prefer,
-            require,
-            progress,
-            on_error,
-            retries,
-            retry_on,
-            retry_delay,
-            seed,
-            seed_globals,
-            initializer,
-            initargs,
-            relay_logs,
-            relay_output,
-            max_tasks_per_worker,
-        )
-        known = optioncache.recall(settings, arguments)
-        if known is not None:
-            # (as many attributes as remember() below keeps, in its order; assigned one by
-            # one, not through __dict__, which would make every later attribute read slower)
+        arguments = _new_arguments(
+            Arguments,
             (
-                self.return_as,
-                self.verbose,
-                self.timeout,
-                self.batch_size,
-                self.prefer,
-                self.require,
-                self.progress,
-                self.policy,
-                self.settings,
-                self.world,
-            ) = known
-        else:
-            self._check_options(
-                settings,
                 return_as,
                 verbose,
                 timeout,
@@ -165,8 +127,33 @@ class Parallel:
                 retries,
                 retry_on,
                 retry_delay,
+                seed,
+                seed_globals,
+                initializer,
+                initargs,
+                relay_logs,
+                relay_output,
                 max_tasks_per_worker,
-            )
+            ),
+        )
+        known = optioncache.recall(settings, arguments)
+        if known is not None:
+            # (the attributes _kept reads, in its order; assigned one by one, not through
+            # __dict__, which would make every later attribute read slower)
+            (
+                self.return_as,
+                self.verbose,
+                self.timeout,
+                self.batch_size,
+                self.prefer,
+                self.require,
+                self.progress,
+                self.policy,
+                self.settings,
+                self.world,
+            ) = known
+        else:
+            self._check_options(settings, arguments)
         validation.check_backend_spec(backend)
         self._backend, requested = choose(
             backend,
@@ -196,22 +183,7 @@ class Parallel:
                 seeds.check_seed_globals(seed_globals, seed),
             )
             self.world = _NO_WORLD if world == _NOTHING_SET else World(*world)
-            optioncache.remember(
-                settings,
-                arguments,
-                (
-                    self.return_as,
-                    self.verbose,
-                    self.timeout,
-                    self.batch_size,
-                    self.prefer,
-                    self.require,
-                    self.progress,
-                    self.policy,
-                    self.settings,
-                    self.world,
-                ),
-            )
+            optioncache.remember(settings, arguments, _kept(self))
         if self.world.seed_globals:  # (the backend decides: not kept with the options)
             seeds.check_globals_are_own(self._backend, self._effective_n_jobs())
         self._lock = threading.Lock()
@@ -226,48 +198,30 @@ class Parallel:
         #: the hub of the last call that ended (its summary is ``last_run``)
         self._last: Progress | None = None
 
-    def _check_options(
-        self,
-        settings: Mapping[str, Any],
-        return_as: Any,
-        verbose: Any,
-        timeout: Any,
-        batch_size: Any,
-        temp_folder: Any,
-        max_nbytes: Any,
-        mmap_mode: Any,
-        prefer: Any,
-        require: Any,
-        progress: Any,
-        on_error: Any,
-        retries: Any,
-        retry_on: Any,
-        retry_delay: Any,
-        max_tasks_per_worker: Any,
-    ) -> None:
+    def _check_options(self, settings: Mapping[str, Any], given: Arguments) -> None:
         """Check and resolve the options that do not depend on the backend."""
-        self.return_as = validation.check_return_as(return_as)
-        self.verbose = validation.check_verbose(chosen(verbose, settings, "verbose"))
-        self.timeout = validation.check_timeout(timeout)
-        self.batch_size = validation.check_batch_size(batch_size)
-        self.prefer = validation.check_prefer(chosen(prefer, settings, "prefer"))
-        self.require = validation.check_require(chosen(require, settings, "require"))
-        self.progress = validation.check_progress(chosen(progress, settings, "progress"))
+        self.return_as = validation.check_return_as(given.return_as)
+        self.verbose = validation.check_verbose(chosen(given.verbose, settings, "verbose"))
+        self.timeout = validation.check_timeout(given.timeout)
+        self.batch_size = validation.check_batch_size(given.batch_size)
+        self.prefer = validation.check_prefer(chosen(given.prefer, settings, "prefer"))
+        self.require = validation.check_require(chosen(given.require, settings, "require"))
+        self.progress = validation.check_progress(chosen(given.progress, settings, "progress"))
         validation.check_prefer_with_require(self.prefer, self.require)
         self.policy = make_policy(
-            chosen(on_error, settings, "on_error"),
-            chosen(retries, settings, "retries"),
-            chosen(retry_on, settings, "retry_on"),
-            chosen(retry_delay, settings, "retry_delay"),
+            chosen(given.on_error, settings, "on_error"),
+            chosen(given.retries, settings, "retries"),
+            chosen(given.retry_on, settings, "retry_on"),
+            chosen(given.retry_delay, settings, "retry_delay"),
         )
         self.settings = RunSettings(
-            temp_folder=chosen(temp_folder, settings, "temp_folder"),
-            max_nbytes=validation.parse_nbytes(chosen(max_nbytes, settings, "max_nbytes")),
-            mmap_mode=validation.check_mmap_mode(chosen(mmap_mode, settings, "mmap_mode")),
+            temp_folder=chosen(given.temp_folder, settings, "temp_folder"),
+            max_nbytes=validation.parse_nbytes(chosen(given.max_nbytes, settings, "max_nbytes")),
+            mmap_mode=validation.check_mmap_mode(chosen(given.mmap_mode, settings, "mmap_mode")),
             inner_max_num_threads=settings.get("inner_max_num_threads"),
             timeout=self.timeout,
             max_tasks_per_worker=validation.check_max_tasks_per_worker(
-                chosen(max_tasks_per_worker, settings, "max_tasks_per_worker")
+                chosen(given.max_tasks_per_worker, settings, "max_tasks_per_worker")
             ),
         )
 
@@ -547,6 +501,21 @@ class Parallel:
 
 
 _first = operator.itemgetter(0)
+#: the options of a Parallel() that optioncache keeps for its arguments
+_kept = operator.attrgetter(
+    "return_as",
+    "verbose",
+    "timeout",
+    "batch_size",
+    "prefer",
+    "require",
+    "progress",
+    "policy",
+    "settings",
+    "world",
+)
+#: builds the arguments without NamedTuple's Python-level __new__ (one per Parallel())
+_new_arguments = tuple.__new__
 
 
 def _is_default_pre_dispatch(value: object) -> bool:
