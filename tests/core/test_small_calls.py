@@ -251,3 +251,17 @@ def test_delayed_keeps_only_a_function_its_namespace_holds_between_calls() -> No
     exec("def run_here(x):\n    return x", namespace)  # as a benchmark harness defines one
     Parallel(n_jobs=2, backend="threading")(delayed(namespace["run_here"])(i) for i in range(4))  # type: ignore[operator]
     assert tasks._last[0] is namespace["run_here"]
+
+
+def test_arguments_that_cannot_be_hashed_are_simply_checked() -> None:
+    class Touchy:
+        def __hash__(self) -> int:
+            raise ValueError("no hash for me")
+
+        def __call__(self, done: int, total: int | None) -> None:
+            pass
+
+    touchy = Touchy()
+    for _ in range(2):
+        assert Parallel(n_jobs=2, backend="threading", progress=touchy).progress is touchy
+        assert Parallel(n_jobs=2, backend="threading", initargs=[]).world is not None

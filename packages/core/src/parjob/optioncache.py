@@ -61,7 +61,7 @@ def recall(settings: Mapping[str, Any], arguments: tuple[Any, ...]) -> tuple[Any
     """The options kept for these very ``arguments`` under these very ``settings``, or None."""
     try:
         found = _known.get((id(settings), arguments))
-    except TypeError:  # an unhashable argument: never kept
+    except Exception:  # an unhashable argument (or one whose hash or == fails): never kept
         return None
     if found is None or found[0] is not settings or not all(map(_is, found[1], arguments)):
         return None
