@@ -20,7 +20,6 @@ import contextvars
 import decimal
 import functools
 import logging
-import os
 import pickle
 import sys
 import threading
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from parjob import relay, seeds, state, workerinit
+from parjob.threadlimits import here
 from parjob.warn import warn_user
 
 
@@ -103,7 +103,7 @@ class Entered:
         except BaseException:
             self.leave()
             raise
-        if portable and context.origin != _here():  # in the caller's process: no relay needed
+        if portable and context.origin != here():  # in the caller's process: no relay needed
             self._relay = relay.start(
                 bool(context.relay_logs), bool(context.relay_output), context.log_level
             )
@@ -172,7 +172,7 @@ def capture(
         "relay_logs": logs,
         "relay_output": output,
         "log_level": _lowest_log_level() if logs else logging.WARNING,
-        "origin": _here(),
+        "origin": here(),
         "variables": variables or None,
         "libraries": libraries or None,
     }
@@ -191,15 +191,6 @@ def filter_modules() -> tuple[str, ...]:
     names = {getattr(entry[2], "__module__", "builtins") for entry in warnings.filters}
     names.discard("builtins")
     return tuple(sorted(names))
-
-
-def _here() -> tuple[int, int]:
-    """This process, told apart from others on any machine (for "am I the caller?")."""
-    return (os.getpid(), _BOOT)
-
-
-#: distinguishes this process from a same-numbered one on another machine
-_BOOT = uuid.uuid4().int
 
 
 def _lowest_log_level() -> int:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from parjob import config, state
+from parjob import config, workerside
 from parjob.backend import Backend
 from parjob.warn import warn_user
 
@@ -27,9 +27,7 @@ def nested_for(backend: Backend, n_jobs: int) -> tuple[Any, ...]:
     tasks that ``backend`` runs with ``n_jobs`` workers."""
     name, inner_n_jobs = backend.nested(n_jobs)
     processes = bool(getattr(backend, "workers_start_processes", True))
-    worker = state.worker.get()  # (config.nesting_level(), without a call per call)
-    level = worker.level + 1 if worker is not None else 1
-    return (name, inner_n_jobs, backend.name, processes, level)
+    return (name, inner_n_jobs, backend.name, processes, workerside.nesting_level() + 1)
 
 
 def starts_processes(backend: Backend) -> bool:

@@ -7,7 +7,6 @@ own exception, naming a crashed worker's tasks, cancellation, and progress lines
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 import operator
@@ -33,7 +32,7 @@ from parjob.outcomes import Outcomes, Settled
 from parjob.policy import Policy
 from parjob.progress import Progress
 from parjob.serialization import explain
-from parjob.tasks import Batch, BatchResult, Task
+from parjob.tasks import Batch, BatchResult, Task, paused_gc
 from parjob.warn import warn_user
 from parjob.wording import batch_error, describe_batch
 
@@ -152,9 +151,7 @@ class Run:
             self._retries_due()
         if self.exhausted and not self.leftovers:
             return  # everything was dispatched
-        collecting = gc.isenabled()  # (paused_gc, without its three calls per fill)
-        gc.disable()
-        try:
+        with paused_gc():
             waiting = len(self.waiting) if self.bounded else 0
             outbox: list[tuple[Batch, Any]] = []
             while (self.leftovers or not self.exhausted) and (
@@ -167,9 +164,6 @@ class Run:
                 self._dispatch_next(outbox)
             if outbox:
                 self._send(outbox)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _window(self) -> int:
         """About how many tasks ``pre_dispatch`` keeps in flight at the current batch size."""

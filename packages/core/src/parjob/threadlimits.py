@@ -102,7 +102,8 @@ def _set_in(source: Mapping[str, str]) -> Env:
 
 
 def here() -> tuple[int, int]:
-    """This process, told apart from a same-numbered one on another machine."""
+    """This process, told apart from a same-numbered one on another machine (the CPU
+    budget and the call's context ask "am I the caller's process?")."""
     return _here
 
 
